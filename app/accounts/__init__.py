@@ -1,0 +1,1 @@
+"""People who sign in: users, their role grants, and one-time SMS codes."""

@@ -1,0 +1,1 @@
+"""Audit log: who saw or changed what, for personal data and admin actions."""

@@ -1,0 +1,95 @@
+"""Who is calling: the user, the roles they hold, and the regions and teams they may act on."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, col, select
+
+from app.accounts.models import GrantedRole, RoleGrant, User
+from app.regions.scope import RegionScope
+from app.sites.models import Site
+from app.teams.models import MemberRole, TeamMember
+from app.volunteers.models import Volunteer, VolunteerStatus
+
+
+@dataclass(frozen=True)
+class SiteAdminScope:
+    site_id: uuid.UUID
+    region_code: str
+
+
+@dataclass
+class Principal:
+    user: User
+    platform_admin: bool = False
+    integrator: bool = False
+    admin_of_sites: list[SiteAdminScope] = field(default_factory=list)
+    volunteer: Volunteer | None = None
+    led_team_ids: frozenset[uuid.UUID] = frozenset()
+    member_team_ids: frozenset[uuid.UUID] = frozenset()
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.user.id
+
+    @property
+    def admin_scope(self) -> RegionScope:
+        """Regions this caller administers: everything for a platform admin."""
+        if self.platform_admin:
+            return RegionScope(everything=True)
+        return RegionScope.of([s.region_code for s in self.admin_of_sites])
+
+    @property
+    def is_admin(self) -> bool:
+        return self.platform_admin or bool(self.admin_of_sites)
+
+    @property
+    def approved_volunteer(self) -> Volunteer | None:
+        if self.volunteer and self.volunteer.status == VolunteerStatus.APPROVED.value:
+            return self.volunteer
+        return None
+
+    def roles(self) -> list[str]:
+        roles = ["resident"]
+        if self.approved_volunteer:
+            roles.append("volunteer")
+        if self.led_team_ids:
+            roles.append("team_leader")
+        if self.admin_of_sites:
+            roles.append("site_admin")
+        if self.platform_admin:
+            roles.append("platform_admin")
+        if self.integrator:
+            roles.append("integrator")
+        return roles
+
+
+def load_principal(session: Session, user: User) -> Principal:
+    grants = session.exec(
+        select(RoleGrant.role, RoleGrant.site_id, Site.region_code)
+        .join(Site, col(Site.id) == col(RoleGrant.site_id), isouter=True)
+        .where(RoleGrant.user_id == user.id)
+    ).all()
+    principal = Principal(user=user)
+    for role, site_id, region_code in grants:
+        if role == GrantedRole.PLATFORM_ADMIN.value:
+            principal.platform_admin = True
+        elif role == GrantedRole.INTEGRATOR.value:
+            principal.integrator = True
+        elif role == GrantedRole.SITE_ADMIN.value and site_id and region_code:
+            principal.admin_of_sites.append(SiteAdminScope(site_id, region_code))
+    volunteer = session.exec(select(Volunteer).where(Volunteer.user_id == user.id)).first()
+    principal.volunteer = volunteer
+    if volunteer is not None and volunteer.status == VolunteerStatus.APPROVED.value:
+        memberships = session.exec(
+            select(TeamMember.team_id, TeamMember.role).where(
+                TeamMember.volunteer_id == volunteer.id
+            )
+        ).all()
+        principal.member_team_ids = frozenset(team_id for team_id, _ in memberships)
+        principal.led_team_ids = frozenset(
+            team_id for team_id, role in memberships if role == MemberRole.LEADER.value
+        )
+    return principal

@@ -1,0 +1,1 @@
+"""The service catalog (服务菜单): categories of service residents can order."""

@@ -1,0 +1,92 @@
+"""Settings from environment variables, with safe production defaults."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'diandan.db'}"
+
+# Development-only secrets. Production refuses to start with them (see `_refuse_unsafe_production`).
+DEV_SECRET_KEY = "dev-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
+DEV_DATA_KEY = "ZGV2LW9ubHktZGF0YS1rZXktMzItYnl0ZXMtbG9uZyE="
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIANDAN_", extra="ignore")
+
+    env: Environment = Environment.PRODUCTION
+    database_url: str = Field(
+        default=DEFAULT_SQLITE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "DIANDAN_DATABASE_URL"),
+    )
+    db_pool_size: int = 10
+
+    # Signs access tokens (HS256). Required in production.
+    secret_key: SecretStr | None = None
+    # 32 bytes, base64: encrypts ID and phone numbers at rest and keys their lookup hashes.
+    data_key: SecretStr | None = None
+
+    jwt_issuer: str = "diandan"
+    jwt_audience: str = "diandan-api"
+    access_token_minutes: int = 12 * 60
+
+    sms_code_ttl_seconds: int = 300
+    sms_code_resend_seconds: int = 60
+    sms_code_max_attempts: int = 5
+    # Empty: codes are written to the log (development only). Otherwise an HTTP SMS gateway.
+    sms_gateway_url: str | None = None
+    sms_gateway_token: SecretStr | None = None
+
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        secret = self.secret_key.get_secret_value() if self.secret_key else ""
+        if not secret or secret == DEV_SECRET_KEY or len(secret) < 32:
+            raise ValueError(
+                "DIANDAN_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (or set DIANDAN_ENV=development for local use)"
+            )
+        data_key = self.data_key.get_secret_value() if self.data_key else ""
+        if not data_key or data_key == DEV_DATA_KEY:
+            raise ValueError(
+                "DIANDAN_DATA_KEY must be set to 32 random bytes, base64, in production"
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def secret_key_value(self) -> str:
+        return self.secret_key.get_secret_value() if self.secret_key else DEV_SECRET_KEY
+
+    @property
+    def data_key_value(self) -> str:
+        return self.data_key.get_secret_value() if self.data_key else DEV_DATA_KEY
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

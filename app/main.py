@@ -1,0 +1,118 @@
+"""The application factory: settings, database, adapters, routers and the error handler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts.router import router as accounts_router
+from app.auth.router import router as auth_router
+from app.catalog.router import router as catalog_router
+from app.common.crypto import SensitiveCodec
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_error_handlers, problem_response
+from app.health import install_metrics
+from app.health import router as health_router
+from app.integrations.sms import HttpSmsSender, LogSmsSender, SmsSender
+from app.integrations.wechat import WeChatClient
+from app.regions.router import router as regions_router
+from app.sites.router import router as sites_router
+from app.teams.router import router as teams_router
+from app.volunteers.router import router as volunteers_router
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def _default_sms_sender(settings: Settings, http: httpx.Client) -> SmsSender | None:
+    if settings.sms_gateway_url:
+        token = (
+            settings.sms_gateway_token.get_secret_value() if settings.sms_gateway_token else None
+        )
+        return HttpSmsSender(http, settings.sms_gateway_url, token)
+    # Codes in the log are for local development only: production needs a gateway for SMS login.
+    return None if settings.is_production else LogSmsSender()
+
+
+def _default_wechat_client(settings: Settings, http: httpx.Client) -> WeChatClient | None:
+    if not (settings.wechat_app_id and settings.wechat_app_secret):
+        return None
+    return WeChatClient(
+        http,
+        app_id=settings.wechat_app_id,
+        app_secret=settings.wechat_app_secret.get_secret_value(),
+        base_url=settings.wechat_api_base,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    http_client: httpx.Client | None = None,
+) -> FastAPI:
+    """Build the app. `http_client` carries every outside call (SMS, WeChat); tests pass one
+    whose transport is an httpx.MockTransport, production the default client."""
+    settings = settings or get_settings()
+    engine = make_engine(settings)
+    http = http_client or httpx.Client(follow_redirects=False)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        http.close()
+        engine.dispose()
+
+    app = FastAPI(
+        title="diandan 点单",
+        version="0.1.0",
+        summary="点单 → 派单 → 接单 → 评单: volunteer service requests, dispatch and scoring",
+        generate_unique_id_function=_operation_id,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.codec = SensitiveCodec(settings.data_key_value)
+    app.state.sms_sender = _default_sms_sender(settings, http)
+    app.state.wechat_client = _default_wechat_client(settings, http)
+
+    install_error_handlers(app)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Reached only when a concurrent request won a race that the service checks could not see.
+        log.info("integrity conflict on %s: %s", request.url.path, exc.orig)
+        return problem_response(
+            status=409,
+            title="Conflict",
+            code="concurrent_conflict",
+            detail="数据已被并发修改,请重试 / a concurrent change conflicted with this one; retry",
+            request=request,
+        )
+
+    install_metrics(app)
+    app.include_router(health_router)
+    for router in (
+        auth_router,
+        accounts_router,
+        regions_router,
+        catalog_router,
+        sites_router,
+        teams_router,
+        volunteers_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,1 @@
+"""Administrative regions: the 12-digit division-code tree."""

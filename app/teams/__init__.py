@@ -1,0 +1,1 @@
+"""Volunteer service teams (志愿服务队): specialties, home site, capacity, members."""

@@ -1,0 +1,1 @@
+"""Volunteers: self-registration, review by the site admin of their region, skills."""
