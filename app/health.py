@@ -46,7 +46,7 @@ def metrics(request: Request) -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def install_metrics(app: FastAPI) -> None:
+def install_metrics(app: FastAPI, *, api_prefix: str) -> None:
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
     requests = Counter(
@@ -67,6 +67,9 @@ def install_metrics(app: FastAPI) -> None:
         response = await call_next(request)
         route = request.scope.get("route")
         template = getattr(route, "path", "unmatched")
+        # Routes of included routers report their path without the prefix they are mounted at.
+        if request.url.path.startswith(api_prefix) and not template.startswith(api_prefix):
+            template = api_prefix + template
         latency.labels(request.method, template).observe(time.perf_counter() - started)
         requests.labels(request.method, template, str(response.status_code)).inc()
         return response

@@ -103,7 +103,7 @@ def create_app(
             request=request,
         )
 
-    install_metrics(app)
+    install_metrics(app, api_prefix=API_PREFIX)
     app.include_router(health_router)
     for router in (
         auth_router,
