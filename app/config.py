@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     wechat_app_secret: SecretStr | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
 
+    # 派单 and the timers the worker runs.
+    offer_timeout_minutes: int = 30
+    auto_close_days: int = 7
+    idempotency_ttl_hours: int = 24
+    # Run the worker inside the web process (the embedded SQLite default). With PostgreSQL,
+    # run `python -m app.worker` processes instead. None: embedded for SQLite outside production.
+    embedded_worker: bool | None = None
+    worker_interval_seconds: float = 2.0
+    stream_poll_seconds: float = 1.0
+    stream_max_seconds: float = 300.0
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env is not Environment.PRODUCTION:
@@ -81,6 +92,12 @@ class Settings(BaseSettings):
     @property
     def data_key_value(self) -> str:
         return self.data_key.get_secret_value() if self.data_key else DEV_DATA_KEY
+
+    @property
+    def run_embedded_worker(self) -> bool:
+        if self.embedded_worker is not None:
+            return self.embedded_worker
+        return self.is_sqlite and self.env is Environment.DEVELOPMENT
 
     @property
     def is_sqlite(self) -> bool:

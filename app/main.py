@@ -18,11 +18,13 @@ from app.catalog.router import router as catalog_router
 from app.common.crypto import SensitiveCodec
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
+from app.dispatch.router import router as dispatch_router
 from app.errors import install_error_handlers, problem_response
 from app.health import install_metrics
 from app.health import router as health_router
 from app.integrations.sms import HttpSmsSender, LogSmsSender, SmsSender
 from app.integrations.wechat import WeChatClient
+from app.orders.router import router as orders_router
 from app.regions.router import router as regions_router
 from app.sites.router import router as sites_router
 from app.teams.router import router as teams_router
@@ -113,6 +115,8 @@ def create_app(
         sites_router,
         teams_router,
         volunteers_router,
+        orders_router,
+        dispatch_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -3,6 +3,11 @@
 from app.accounts.models import RoleGrant, SmsCode, User
 from app.audit.models import AuditEntry
 from app.catalog.models import Category
+from app.dispatch.models import Offer
+from app.idempotency.models import IdempotencyRecord
+from app.notifications.models import OutboxMessage
+from app.orders.models import Complaint, Order, OrderEvent, OrderRating
+from app.records.models import ServiceRecord
 from app.regions.models import Region
 from app.sites.models import Site
 from app.teams.models import Team, TeamMember, TeamSpecialty
@@ -11,8 +16,16 @@ from app.volunteers.models import Volunteer
 __all__ = [
     "AuditEntry",
     "Category",
+    "Complaint",
+    "IdempotencyRecord",
+    "Offer",
+    "Order",
+    "OrderEvent",
+    "OrderRating",
+    "OutboxMessage",
     "Region",
     "RoleGrant",
+    "ServiceRecord",
     "Site",
     "SmsCode",
     "Team",

@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 from typing import TypedDict
 
-from sqlalchemy import func, update
+from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
 from app.accounts.models import GrantedRole, RoleGrant, SmsCode, User
@@ -21,6 +21,8 @@ from app.integrations.sms import SmsSender
 
 PHONE_CONTEXT = "phone"
 SMS_CODES_PER_HOUR = 5
+# First key of PostgreSQL advisory locks that serialise SMS code requests per phone number.
+_SMS_LOCK_NAMESPACE = 0x534D53  # "SMS"
 
 
 class PhoneColumns(TypedDict):
@@ -115,6 +117,13 @@ def request_sms_code(
 ) -> None:
     number = parse_phone(phone)
     phone_hash = codec.lookup_hash(number, context=PHONE_CONTEXT)
+    if session.get_bind().dialect.name == "postgresql":
+        # Parallel requests for one number would all pass the limits below. SQLite needs no lock:
+        # write transactions there begin IMMEDIATE and so run one at a time.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:phone_hash))"),
+            {"namespace": _SMS_LOCK_NAMESPACE, "phone_hash": phone_hash},
+        )
     now = utcnow()
     recent = session.exec(
         select(func.count(), func.max(SmsCode.created_at)).where(
@@ -162,12 +171,23 @@ def check_sms_code(
         )
         .order_by(col(SmsCode.created_at).desc())
     ).first()
-    if sms is None or sms.attempts >= settings.sms_code_max_attempts:
+    if sms is None:
+        return None
+    # Count the attempt before comparing, in one conditional UPDATE (the row lock serialises
+    # parallel guesses): guessing in parallel gets no more tries than guessing one at a time.
+    counted = session.execute(
+        update(SmsCode)
+        .where(
+            col(SmsCode.id) == sms.id,
+            col(SmsCode.attempts) < settings.sms_code_max_attempts,
+        )
+        .values(attempts=col(SmsCode.attempts) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if counted.rowcount != 1:  # type: ignore[attr-defined]
         return None
     expected = codec.lookup_hash(code.strip(), context=f"sms:{phone_hash}")
     if not hmac.compare_digest(expected, sms.code_hash):
-        sms.attempts += 1
-        session.flush()
         return None
     # Compare-and-set, so that two parallel logins with one code cannot both succeed.
     consumed = session.execute(

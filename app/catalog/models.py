@@ -16,5 +16,11 @@ class Category(SQLModel, table=True):
     description: str = Field(default="", max_length=500)
     sort_order: int = 0
     active: bool = True
+    # Service levels (a city hotline's tiers are the defaults: 2 h urgent, 24 h, 7 d, 15 d).
+    auto_approve: bool = False
+    auto_dispatch: bool = False
+    review_hours: int = 24
+    accept_hours: int = 24
+    complete_hours: int = 168
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

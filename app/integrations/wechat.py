@@ -43,6 +43,11 @@ class WeChatClient:
                 "微信登录暂不可用 / WeChat login is unavailable right now",
                 code="wechat_unavailable",
             ) from exc
+        if not isinstance(body, dict):  # JSON, but not the object code2Session answers
+            raise BadGateway(
+                "微信登录暂不可用 / WeChat login is unavailable right now",
+                code="wechat_unavailable",
+            )
         errcode = body.get("errcode") or 0
         if errcode in INVALID_CODE_ERRORS:
             raise Unauthorized(

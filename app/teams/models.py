@@ -34,6 +34,9 @@ class Team(LocatedRow, table=True):
     description: str = Field(default="", max_length=1000)
     service_radius_km: float | None = None
     capacity: int = Field(default=3, description="Requests the team can hold at once")
+    # Orders the team holds now (accepted or in service). Changed only by compare-and-set
+    # (`active_orders < capacity`), so that capacity holds under concurrent accepts.
+    active_orders: int = 0
     status: str = Field(default=TeamStatus.ACTIVE.value, sa_type=String(12))
     founded_on: date | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

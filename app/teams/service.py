@@ -46,10 +46,15 @@ def _set_specialties(session: Session, team: Team, codes: list[str]) -> None:
         session.add(TeamSpecialty(team_id=team.id, category_code=code))
 
 
-def _approved_volunteer(session: Session, volunteer_id: uuid.UUID) -> Volunteer:
+def _approved_volunteer(
+    session: Session, actor: Principal, team: Team, volunteer_id: uuid.UUID, *, as_admin: bool
+) -> Volunteer:
+    """The volunteer if within the actor's reach (404 otherwise, before anything about them is
+    revealed) and approved (409 with their state otherwise)."""
     volunteer = session.get(Volunteer, volunteer_id)
     if volunteer is None:
         raise NotFound("未找到该志愿者 / no such volunteer", code="volunteer_not_found")
+    _check_volunteer_reach(actor, team, volunteer, as_admin=as_admin)
     if volunteer.status != VolunteerStatus.APPROVED.value:
         raise Conflict(
             "志愿者尚未通过审核 / the volunteer has not been approved",
@@ -102,8 +107,7 @@ def create_team(*, session: Session, actor: Principal, data: TeamCreate) -> Team
     session.flush()
     _set_specialties(session, team, data.specialties)
     if data.leader_volunteer_id is not None:
-        leader = _approved_volunteer(session, data.leader_volunteer_id)
-        _check_volunteer_reach(actor, team, leader, as_admin=True)
+        leader = _approved_volunteer(session, actor, team, data.leader_volunteer_id, as_admin=True)
         _set_leader(session, team, leader)
     session.flush()
     return team
@@ -133,8 +137,7 @@ def update_team(*, session: Session, actor: Principal, team: Team, data: TeamUpd
     if data.status is not None:
         team.status = data.status.value
     if data.leader_volunteer_id is not None:
-        leader = _approved_volunteer(session, data.leader_volunteer_id)
-        _check_volunteer_reach(actor, team, leader, as_admin=True)
+        leader = _approved_volunteer(session, actor, team, data.leader_volunteer_id, as_admin=True)
         _set_leader(session, team, leader)
     team.updated_at = utcnow()
     session.flush()
@@ -164,8 +167,7 @@ def add_member(
             code="team_not_active",
             current_state=team.status,
         )
-    volunteer = _approved_volunteer(session, volunteer_id)
-    _check_volunteer_reach(actor, team, volunteer, as_admin=as_admin)
+    volunteer = _approved_volunteer(session, actor, team, volunteer_id, as_admin=as_admin)
     existing = session.exec(
         select(TeamMember).where(
             TeamMember.team_id == team.id, TeamMember.volunteer_id == volunteer.id

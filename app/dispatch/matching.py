@@ -1,0 +1,214 @@
+"""Who should serve an order: eligibility, the explained ranking, and joint batch assignment.
+
+Pure: the caller loads the facts; nothing here touches the database.
+
+Ranking (层层派单): nearest level first (the order's own village station, then the township
+institute, then the county centre, and on up the region tree), then distance from the base
+in 1 km bands, then current load, then team score. Within a band, a less loaded or better
+scored team wins; the exact distance is shown in the reasons.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from app.common.geo import haversine_km
+from app.regions.codes import level_of
+
+NEUTRAL_SCORE = 0.5  # until the scoring module rates a team: the middle of the 0..1 scale
+DISTANCE_BAND_KM = 1.0
+# Batch cost, in kilometre-equivalents: climbing one level costs as much as 20 km of distance.
+LEVEL_COST_KM = 20.0
+LOAD_COST_KM = 5.0
+
+LEVEL_REASONS = {
+    0: "本级站点的队伍 / a team of the order's own site",
+    1: "上一级站点的队伍 / a team one level up",
+    2: "上两级站点的队伍 / a team two levels up",
+}
+
+
+@dataclass(frozen=True)
+class TeamFacts:
+    team_id: uuid.UUID
+    name: str
+    region_code: str
+    lat: float | None  # WGS-84
+    lng: float | None
+    service_radius_km: float | None
+    capacity: int
+    active_orders: int
+    score: float | None = None  # 0..1; None until scored
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    region_code: str
+    lat: float | None  # WGS-84
+    lng: float | None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    team: TeamFacts
+    level_distance: int
+    distance_km: float | None
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def load(self) -> float:
+        return self.team.active_orders / self.team.capacity if self.team.capacity else 1.0
+
+    @property
+    def score(self) -> float:
+        return NEUTRAL_SCORE if self.team.score is None else self.team.score
+
+    def sort_key(self) -> tuple[int, float, float, float, str]:
+        band = (
+            math.floor(self.distance_km / DISTANCE_BAND_KM)
+            if self.distance_km is not None
+            else math.inf
+        )
+        return (self.level_distance, band, self.load, -self.score, str(self.team.team_id))
+
+    def cost(self) -> float:
+        distance = self.distance_km if self.distance_km is not None else 50.0
+        return self.level_distance * LEVEL_COST_KM + distance + self.load * LOAD_COST_KM
+
+
+def _distance(order: OrderFacts, team: TeamFacts) -> float | None:
+    if order.lat is None or order.lng is None or team.lat is None or team.lng is None:
+        return None
+    return haversine_km(order.lat, order.lng, team.lat, team.lng)
+
+
+def _level_reason(level_distance: int) -> str:
+    return LEVEL_REASONS.get(
+        level_distance, f"上{level_distance}级站点的队伍 / {level_distance} levels up"
+    )
+
+
+def evaluate(order: OrderFacts, team: TeamFacts) -> Candidate | None:
+    """The team as a candidate with its reasons, or None when it is out of range or full.
+
+    Specialty, status and the ancestor-region rule are applied by the query that loads teams.
+    """
+    if team.active_orders >= team.capacity:
+        return None
+    distance = _distance(order, team)
+    radius = team.service_radius_km
+    if radius is not None and distance is not None and distance > radius:
+        return None
+    level_distance = int(level_of(order.region_code)) - int(level_of(team.region_code))
+    reasons = [_level_reason(level_distance)]
+    if distance is None:
+        reasons.append("距离未知 / distance unknown")
+    else:
+        reasons.append(f"距离 {distance:.1f} 公里 / {distance:.1f} km away")
+    reasons.append(
+        f"在办 {team.active_orders}/{team.capacity} 单 / holding {team.active_orders} of "
+        f"{team.capacity}"
+    )
+    if team.score is None:
+        reasons.append("暂无评分,按中性值 / not scored yet, neutral value used")
+    else:
+        reasons.append(f"评分 {team.score:.2f} / score {team.score:.2f}")
+    return Candidate(
+        team=team, level_distance=level_distance, distance_km=distance, reasons=reasons
+    )
+
+
+def rank(order: OrderFacts, teams: Sequence[TeamFacts]) -> list[Candidate]:
+    candidates = [c for c in (evaluate(order, t) for t in teams) if c is not None]
+    return sorted(candidates, key=Candidate.sort_key)
+
+
+# ---- joint assignment ----------------------------------------------------------------------
+
+UNASSIGNABLE = 1e9
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    assignment: dict[int, uuid.UUID]  # order index → team
+    total_cost: float
+
+
+def assign_jointly(
+    candidates: Sequence[Sequence[Candidate]], free_capacity: dict[uuid.UUID, int]
+) -> BatchResult:
+    """Minimum-cost assignment of orders to teams with capacities (Kuhn–Munkres).
+
+    Each team appears as many times as it has free places (but never more often than orders
+    list it). Orders that share no candidate team are solved apart: one small matrix per
+    connected component instead of one large one.
+    """
+    components = _components(candidates)
+    assignment: dict[int, uuid.UUID] = {}
+    total = 0.0
+    for orders in components:
+        slots: list[uuid.UUID] = []
+        demand: dict[uuid.UUID, int] = {}
+        for i in orders:
+            for c in candidates[i]:
+                demand[c.team.team_id] = demand.get(c.team.team_id, 0) + 1
+        for team_id, wanted in demand.items():
+            slots.extend([team_id] * min(wanted, free_capacity.get(team_id, 0)))
+        if not slots:
+            continue
+        column_of: dict[uuid.UUID, list[int]] = {}
+        for column, team_id in enumerate(slots):
+            column_of.setdefault(team_id, []).append(column)
+        matrix = np.full((len(orders), len(slots)), UNASSIGNABLE)
+        for row, i in enumerate(orders):
+            for c in candidates[i]:
+                matrix[row, column_of[c.team.team_id]] = c.cost()
+        rows, columns = linear_sum_assignment(matrix)
+        for row, column in zip(rows, columns, strict=True):
+            if matrix[row, column] < UNASSIGNABLE:
+                assignment[orders[row]] = slots[column]
+                total += float(matrix[row, column])
+    return BatchResult(assignment=assignment, total_cost=total)
+
+
+def assign_greedily(
+    candidates: Sequence[Sequence[Candidate]], free_capacity: dict[uuid.UUID, int]
+) -> BatchResult:
+    """One by one, each order to its best candidate with room left: the fallback."""
+    left = dict(free_capacity)
+    assignment: dict[int, uuid.UUID] = {}
+    total = 0.0
+    for i, ranked in enumerate(candidates):
+        for c in sorted(ranked, key=Candidate.cost):
+            if left.get(c.team.team_id, 0) > 0:
+                left[c.team.team_id] -= 1
+                assignment[i] = c.team.team_id
+                total += c.cost()
+                break
+    return BatchResult(assignment=assignment, total_cost=total)
+
+
+def _components(candidates: Sequence[Sequence[Candidate]]) -> list[list[int]]:
+    parent = list(range(len(candidates)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    owner: dict[uuid.UUID, int] = {}
+    for i, ranked in enumerate(candidates):
+        for c in ranked:
+            j = owner.setdefault(c.team.team_id, i)
+            parent[find(i)] = find(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(candidates)):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())

@@ -1,0 +1,438 @@
+"""Offers: who gets them, acceptance, decline, expiry and escalation. Services flush; routes commit.
+
+Lock order, everywhere: the order row first, then its offers, then team rows. Every path that
+changes an offer takes the order row first, so that concurrent accepts, declines, expiries and
+re-dispatches queue up behind each other instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from app.auth.principal import Principal
+from app.catalog.models import Category
+from app.common.clock import utcnow
+from app.config import Settings
+from app.dispatch.matching import Candidate, OrderFacts, TeamFacts, rank
+from app.dispatch.models import DispatchMode, Offer, OfferStatus
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.notifications.outbox import notify, site_admin_user_ids, team_leader_user_ids
+from app.orders.lifecycle import conflict, move, record_event
+from app.orders.models import Order
+from app.orders.states import OrderStatus
+from app.regions.codes import ancestors
+from app.teams.models import Team, TeamSpecialty, TeamStatus
+
+GRAB_MAX_TEAMS = 50
+
+
+def lock_order(session: Session, order_id: uuid.UUID) -> Order:
+    """The order, locked for this transaction on PostgreSQL (SQLite holds its write lock anyway)."""
+    order = session.get(Order, order_id, with_for_update=True, populate_existing=True)
+    if order is None:
+        raise NotFound("未找到该订单 / no such order", code="order_not_found")
+    return order
+
+
+def order_facts(order: Order) -> OrderFacts:
+    return OrderFacts(region_code=order.region_code, lat=order.wgs_lat, lng=order.wgs_lng)
+
+
+def team_facts(team: Team) -> TeamFacts:
+    return TeamFacts(
+        team_id=team.id,
+        name=team.name,
+        region_code=team.region_code,
+        lat=team.wgs_lat,
+        lng=team.wgs_lng,
+        service_radius_km=team.service_radius_km,
+        capacity=team.capacity,
+        active_orders=team.active_orders,
+    )
+
+
+def eligible_teams(session: Session, *, region_code: str, category_code: str) -> list[TeamFacts]:
+    """Active teams with the specialty, free capacity, and a home site on the order's region or
+    one of its ancestors. Radius and ranking are applied by `matching`."""
+    regions = [region_code, *ancestors(region_code)]
+    specialists = select(TeamSpecialty.team_id).where(TeamSpecialty.category_code == category_code)
+    teams = session.exec(
+        select(Team).where(
+            col(Team.region_code).in_(regions),
+            Team.status == TeamStatus.ACTIVE.value,
+            col(Team.active_orders) < col(Team.capacity),
+            col(Team.id).in_(specialists),
+        )
+    ).all()
+    return [team_facts(t) for t in teams]
+
+
+def _teams_already_tried(session: Session, order_id: uuid.UUID) -> set[uuid.UUID]:
+    return set(
+        session.exec(
+            select(Offer.team_id).where(
+                Offer.order_id == order_id,
+                col(Offer.status).in_([OfferStatus.DECLINED.value, OfferStatus.EXPIRED.value]),
+            )
+        ).all()
+    )
+
+
+def ranked_candidates(session: Session, order: Order) -> list[Candidate]:
+    """Eligible teams best first, without those that already declined or let an offer expire."""
+    tried = _teams_already_tried(session, order.id)
+    teams = eligible_teams(
+        session, region_code=order.region_code, category_code=order.category_code
+    )
+    ranked = rank(order_facts(order), [t for t in teams if t.team_id not in tried])
+    if order.preferred_team_id is not None:
+        # Ordered from a team's own menu: that team is asked first when it can serve.
+        ranked.sort(key=lambda c: c.team.team_id != order.preferred_team_id)
+    return ranked
+
+
+def _withdraw_open_offers(
+    session: Session, order: Order, *, except_offer: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    stmt = select(Offer).where(
+        Offer.order_id == order.id, Offer.status == OfferStatus.PENDING.value
+    )
+    withdrawn = []
+    now = utcnow()
+    for offer in session.exec(stmt).all():
+        if offer.id == except_offer:
+            continue
+        offer.status = OfferStatus.WITHDRAWN.value
+        offer.responded_at = now
+        withdrawn.append(offer.team_id)
+    session.flush()
+    return withdrawn
+
+
+def _release_team(session: Session, team_id: uuid.UUID) -> None:
+    session.execute(
+        update(Team)
+        .where(col(Team.id) == team_id, col(Team.active_orders) > 0)
+        .values(active_orders=col(Team.active_orders) - 1)
+    )
+
+
+def _offer(
+    session: Session,
+    order: Order,
+    candidates: list[Candidate],
+    *,
+    mode: DispatchMode,
+    actor: Principal | None,
+    settings: Settings,
+) -> list[Offer]:
+    now = utcnow()
+    expires = now + timedelta(minutes=settings.offer_timeout_minutes)
+    offers = [
+        Offer(
+            order_id=order.id,
+            team_id=c.team.team_id,
+            mode=mode.value,
+            rank=position,
+            offered_by_id=actor.id if actor else None,
+            offered_at=now,
+            expires_at=expires,
+        )
+        for position, c in enumerate(candidates, start=1)
+    ]
+    session.add_all(offers)
+    session.flush()
+    record_event(
+        session,
+        order,
+        kind="offered",
+        actor=actor,
+        data={
+            "mode": mode.value,
+            "teams": [{"team_id": str(c.team.team_id), "name": c.team.name} for c in candidates],
+            "expires_at": expires.isoformat(),
+        },
+    )
+    notify(
+        session,
+        topic="offer.created",
+        recipients=team_leader_user_ids(session, [c.team.team_id for c in candidates]),
+        payload={
+            "order_id": str(order.id),
+            "title": order.title,
+            "expires_at": expires.isoformat(),
+        },
+    )
+    return offers
+
+
+def dispatch(
+    *,
+    session: Session,
+    settings: Settings,
+    actor: Principal | None,
+    order_id: uuid.UUID,
+    mode: DispatchMode,
+    team_id: uuid.UUID | None = None,
+) -> Order:
+    """Offer the order: to a named team (manual), the best candidate (auto), or all (grab).
+
+    From `dispatching` or `accepted` this is a re-dispatch: open offers are withdrawn and the
+    holding team is released first.
+    """
+    order = lock_order(session, order_id)
+    status = OrderStatus(order.status)
+    if status not in (OrderStatus.UNASSIGNED, OrderStatus.DISPATCHING, OrderStatus.ACCEPTED):
+        raise conflict(order, "派单 dispatch")
+    candidates = ranked_candidates(session, order)
+    if mode is DispatchMode.MANUAL:
+        if team_id is None:
+            raise Invalid("请指定服务队 / name the team (team_id)", code="team_required")
+        chosen = [c for c in candidates if c.team.team_id == team_id]
+        if not chosen:
+            raise Invalid(
+                "该队不符合派单条件(专长、辖区、容量或服务半径) / the team is not eligible: "
+                "specialty, region, free capacity or service radius",
+                code="team_not_eligible",
+            )
+        picked = chosen
+    elif mode is DispatchMode.AUTO:
+        picked = candidates[:1]
+    else:
+        picked = candidates[:GRAB_MAX_TEAMS]
+    if not picked:
+        raise Conflict(
+            "没有符合条件的服务队 / no eligible team can take this order",
+            code="no_eligible_team",
+            current_state=order.status,
+        )
+    if status is OrderStatus.DISPATCHING:
+        _withdraw_open_offers(session, order)
+    else:
+        values: dict[str, object] = {"dispatch_mode": mode.value}
+        if status is OrderStatus.ACCEPTED and order.team_id is not None:
+            _release_team(session, order.team_id)
+            values.update(team_id=None, accepted_at=None)
+        category = session.get(Category, order.category_code)
+        hours = category.accept_hours if category else 24
+        values["accept_due_at"] = utcnow() + timedelta(hours=hours)
+        move(
+            session,
+            order,
+            OrderStatus.DISPATCHING,
+            actor=actor,
+            action="派单 dispatch",
+            values=values,
+            notify_requester=False,
+        )
+    if status is OrderStatus.DISPATCHING:
+        session.execute(
+            update(Order).where(col(Order.id) == order.id).values(dispatch_mode=mode.value)
+        )
+    _offer(session, order, picked, mode=mode, actor=actor, settings=settings)
+    session.refresh(order)
+    return order
+
+
+def _open_offer_for(session: Session, actor: Principal, order_id: uuid.UUID) -> Offer:
+    offers = session.exec(
+        select(Offer).where(
+            Offer.order_id == order_id,
+            Offer.status == OfferStatus.PENDING.value,
+            col(Offer.team_id).in_(actor.led_team_ids),
+        )
+    ).all()
+    if not offers:
+        raise NotFound("没有待处理的派单 / no open offer for your team", code="offer_not_found")
+    return offers[0]
+
+
+def accept(*, session: Session, actor: Principal, order_id: uuid.UUID) -> Order:
+    """The offered team's leader takes the order. Exactly one team wins; the others get 409."""
+    if not actor.led_team_ids:
+        raise Forbidden(
+            "只有队长可以接单 / only team leaders accept orders", code="not_team_leader"
+        )
+    order = lock_order(session, order_id)
+    if order.status != OrderStatus.DISPATCHING.value:
+        if order.team_id in actor.led_team_ids or _has_any_offer(session, actor, order.id):
+            raise conflict(order, "接单 accept")
+        raise NotFound("未找到该订单 / no such order", code="order_not_found")
+    offer = _open_offer_for(session, actor, order.id)
+    now = utcnow()
+    if offer.expires_at <= now:
+        raise Conflict(
+            "派单已过期 / the offer has expired", code="offer_expired", current_state=order.status
+        )
+    taken = session.execute(
+        update(Offer)
+        .where(col(Offer.id) == offer.id, col(Offer.status) == OfferStatus.PENDING.value)
+        .values(status=OfferStatus.ACCEPTED.value, responded_at=now, responded_by_id=actor.id)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        raise conflict(order, "接单 accept")
+    room = session.execute(
+        update(Team)
+        .where(col(Team.id) == offer.team_id, col(Team.active_orders) < col(Team.capacity))
+        .values(active_orders=col(Team.active_orders) + 1)
+    )
+    if room.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            "服务队在办订单已满 / the team is at capacity",
+            code="team_full",
+            current_state=order.status,
+        )
+    category = session.get(Category, order.category_code)
+    complete_hours = category.complete_hours if category else 168
+    move(
+        session,
+        order,
+        OrderStatus.ACCEPTED,
+        actor=actor,
+        action="接单 accept",
+        values={
+            "team_id": offer.team_id,
+            "accepted_at": now,
+            "complete_due_at": now + timedelta(hours=complete_hours),
+        },
+        data={"team_id": str(offer.team_id)},
+    )
+    others = _withdraw_open_offers(session, order, except_offer=offer.id)
+    if others:
+        notify(
+            session,
+            topic="offer.withdrawn",
+            recipients=team_leader_user_ids(session, others),
+            payload={"order_id": str(order.id), "title": order.title},
+        )
+    return order
+
+
+def _has_any_offer(session: Session, actor: Principal, order_id: uuid.UUID) -> bool:
+    return (
+        session.exec(
+            select(Offer.id).where(
+                Offer.order_id == order_id, col(Offer.team_id).in_(actor.led_team_ids)
+            )
+        ).first()
+        is not None
+    )
+
+
+def decline(
+    *, session: Session, settings: Settings, actor: Principal, order_id: uuid.UUID, reason: str
+) -> Order:
+    order = lock_order(session, order_id)
+    if order.status != OrderStatus.DISPATCHING.value:
+        if _has_any_offer(session, actor, order.id):
+            raise conflict(order, "拒单 decline")
+        raise NotFound("未找到该订单 / no such order", code="order_not_found")
+    offer = _open_offer_for(session, actor, order.id)
+    offer.status = OfferStatus.DECLINED.value
+    offer.reason = reason
+    offer.responded_at = utcnow()
+    offer.responded_by_id = actor.id
+    session.flush()
+    record_event(
+        session,
+        order,
+        kind="declined",
+        actor=actor,
+        reason=reason,
+        data={"team_id": str(offer.team_id)},
+    )
+    return advance(session=session, settings=settings, order=order)
+
+
+def advance(*, session: Session, settings: Settings, order: Order) -> Order:
+    """After a decline or expiry: wait while offers are open, else offer the next candidate;
+    when no team is left, the order goes back to the site admin's queue (`unassigned`)."""
+    still_open = session.exec(
+        select(Offer.id).where(
+            Offer.order_id == order.id, Offer.status == OfferStatus.PENDING.value
+        )
+    ).first()
+    if still_open is not None:
+        return order
+    if order.dispatch_mode != DispatchMode.GRAB.value:
+        candidates = ranked_candidates(session, order)
+        if candidates:
+            _offer(
+                session,
+                order,
+                candidates[:1],
+                mode=DispatchMode.AUTO,
+                actor=None,
+                settings=settings,
+            )
+            return order
+    move(
+        session,
+        order,
+        OrderStatus.UNASSIGNED,
+        actor=None,
+        action="退回待派单 return to queue",
+        reason="没有服务队接单 / no team took the order",
+        notify_requester=False,
+    )
+    notify(
+        session,
+        topic="order.unassigned",
+        recipients=site_admin_user_ids(session, order.review_site_id),
+        payload={"order_id": str(order.id), "title": order.title},
+    )
+    return order
+
+
+def expire_offers(*, session: Session, settings: Settings, now: datetime, limit: int = 100) -> int:
+    """Expire open offers past their time and move their orders on. Safe to run in several
+    workers at once: rows are claimed with SKIP LOCKED on PostgreSQL."""
+    # Claim orders, not offers: the order row is always locked first (see the module note).
+    expired_offers = select(Offer.order_id).where(
+        Offer.status == OfferStatus.PENDING.value, col(Offer.expires_at) <= now
+    )
+    due = session.exec(
+        select(Order.id)
+        .where(col(Order.id).in_(expired_offers))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    handled = 0
+    for order_id in dict.fromkeys(due):
+        order = lock_order(session, order_id)
+        expired = session.exec(
+            select(Offer).where(
+                Offer.order_id == order.id,
+                Offer.status == OfferStatus.PENDING.value,
+                col(Offer.expires_at) <= now,
+            )
+        ).all()
+        if not expired:
+            continue  # another worker got there first
+        for offer in expired:
+            offer.status = OfferStatus.EXPIRED.value
+            offer.responded_at = now
+        session.flush()
+        record_event(
+            session,
+            order,
+            kind="offer_expired",
+            actor=None,
+            data={"teams": [str(o.team_id) for o in expired]},
+        )
+        if order.status == OrderStatus.DISPATCHING.value:
+            advance(session=session, settings=settings, order=order)
+        handled += 1
+    return handled
+
+
+def release_team(session: Session, team_id: uuid.UUID) -> None:
+    _release_team(session, team_id)
+
+
+def withdraw_all(session: Session, order: Order) -> None:
+    _withdraw_open_offers(session, order)

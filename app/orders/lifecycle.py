@@ -1,0 +1,126 @@
+"""The one function that moves an order: checks the table, compare-and-sets the row, writes the
+event and queues the notification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from app.auth.principal import Principal
+from app.common.clock import utcnow
+from app.errors import Conflict
+from app.notifications.outbox import notify
+from app.orders.models import Order, OrderEvent
+from app.orders.states import LABELS, OrderStatus, can_move
+
+
+def actor_role(actor: Principal | None, order: Order) -> str:
+    if actor is None:
+        return "system"
+    if actor.id == order.requester_id:
+        return "resident"
+    if order.team_id and order.team_id in actor.led_team_ids:
+        return "team_leader"
+    if actor.platform_admin:
+        return "platform_admin"
+    if actor.admin_scope.covers(order.region_code):
+        return "site_admin"
+    if actor.led_team_ids:
+        return "team_leader"
+    return "resident"
+
+
+def record_event(
+    session: Session,
+    order: Order,
+    *,
+    kind: str,
+    actor: Principal | None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    # Taking the next number updates the order row: its lock orders the events of one order.
+    seq = session.execute(
+        update(Order)
+        .where(col(Order.id) == order.id)
+        .values(last_event_seq=col(Order.last_event_seq) + 1)
+        .returning(col(Order.last_event_seq))
+    ).scalar_one()
+    event = OrderEvent(
+        order_id=order.id,
+        seq=seq,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        actor_id=actor.id if actor else None,
+        actor_role=actor_role(actor, order),
+        reason=reason,
+        data=data or {},
+    )
+    session.add(event)
+    return event
+
+
+def conflict(order: Order, action: str) -> Conflict:
+    return Conflict(
+        f"订单当前为「{LABELS[OrderStatus(order.status)]}」,不能{action} / "
+        f"cannot {action} an order that is {order.status}",
+        code="invalid_state",
+        current_state=order.status,
+    )
+
+
+def move(
+    session: Session,
+    order: Order,
+    target: OrderStatus,
+    *,
+    actor: Principal | None,
+    action: str,
+    reason: str | None = None,
+    values: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    notify_requester: bool = True,
+) -> Order:
+    """Move `order` to `target` if the table allows it and nobody moved it first (409 otherwise)."""
+    current = OrderStatus(order.status)
+    if not can_move(current, target):
+        raise conflict(order, action)
+    now = utcnow()
+    result = session.execute(
+        update(Order)
+        .where(col(Order.id) == order.id, col(Order.status) == current.value)
+        .values(status=target.value, updated_at=now, **(values or {}))
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(order)
+        raise conflict(order, action)
+    session.refresh(order)
+    record_event(
+        session,
+        order,
+        kind=target.value,
+        actor=actor,
+        from_status=current.value,
+        to_status=target.value,
+        reason=reason,
+        data=data,
+    )
+    if notify_requester:
+        notify(
+            session,
+            topic="order.status_changed",
+            recipients=[order.requester_id],
+            payload={
+                "order_id": str(order.id),
+                "title": order.title,
+                "status": target.value,
+                "status_label": LABELS[target],
+                "reason": reason,
+            },
+        )
+    return order
