@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     wechat_app_id: str | None = None
     wechat_app_secret: SecretStr | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
+    # Subscribe-message template ids by notification topic, as JSON in the environment.
+    wechat_templates: dict[str, str] = Field(default_factory=dict)
+    # Status notifications by SMS as well (through the SMS gateway); off by default, SMS costs.
+    notify_by_sms: bool = False
 
     # 派单 and the timers the worker runs.
     offer_timeout_minutes: int = 30

@@ -29,6 +29,7 @@ from app.regions.router import router as regions_router
 from app.sites.router import router as sites_router
 from app.teams.router import router as teams_router
 from app.volunteers.router import router as volunteers_router
+from app.worker.runner import Worker, build_notifier
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
@@ -72,8 +73,14 @@ def create_app(
     http = http_client or httpx.Client(follow_redirects=False)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.run_embedded_worker:
+            worker = Worker(app.state.sessionmaker, settings, build_notifier(settings, http))
+            worker.start_in_background()
         yield
+        if worker is not None:
+            worker.stop()
         http.close()
         engine.dispose()
 

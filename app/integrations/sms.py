@@ -51,3 +51,22 @@ class HttpSmsSender:
                 "短信发送失败,请稍后再试 / the SMS could not be sent, try again later",
                 code="sms_send_failed",
             )
+
+
+class HttpSmsNotifier:
+    """Status notifications through the same SMS relay: `{phone, template, params}`."""
+
+    def __init__(self, client: httpx.Client, url: str, token: str | None) -> None:
+        self._client = client
+        self._url = url
+        self._token = token
+
+    def send(self, phone: str, template: str, params: dict[str, str]) -> None:
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        response = self._client.post(
+            self._url,
+            json={"phone": phone, "template": template, "params": params},
+            headers=headers,
+            timeout=5.0,
+        )
+        response.raise_for_status()
