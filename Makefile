@@ -50,3 +50,7 @@ openapi-check: install
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+## benchmarks (not part of `make test`): see bench/run.py; results in bench-results/latest.json
+bench: install
+	$(PY) -m bench.run $(BENCH_ARGS)

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.accounts.models import User
-from app.auth.principal import Principal, load_principal
+from app.auth.principal import Principal, load_principal_by_id
 from app.auth.security import read_access_token
 from app.common.crypto import SensitiveCodec
 from app.config import Settings
@@ -34,10 +33,10 @@ def get_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("请先登录 / sign in first", code="not_authenticated")
     user_id = read_access_token(credentials.credentials, settings)
-    user = session.get(User, user_id)
-    if user is None or not user.is_active:
+    principal = load_principal_by_id(session, user_id)
+    if principal is None:
         raise Unauthorized("账号不可用 / the account is not active", code="inactive_account")
-    return load_principal(session, user)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

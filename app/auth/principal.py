@@ -66,7 +66,15 @@ class Principal:
         return roles
 
 
-def load_principal(session: Session, user: User) -> Principal:
+def load_principal(
+    session: Session,
+    user: User,
+    *,
+    volunteer: Volunteer | None = None,
+    volunteer_known: bool = False,
+) -> Principal:
+    """Roles, admin scope and teams of `user`. With `volunteer_known`, `volunteer` is the
+    user's profile (or None), loaded by the same query as the user."""
     grants = session.exec(
         select(RoleGrant.role, RoleGrant.site_id, Site.region_code)
         .join(Site, col(Site.id) == col(RoleGrant.site_id), isouter=True)
@@ -80,7 +88,8 @@ def load_principal(session: Session, user: User) -> Principal:
             principal.integrator = True
         elif role == GrantedRole.SITE_ADMIN.value and site_id and region_code:
             principal.admin_of_sites.append(SiteAdminScope(site_id, region_code))
-    volunteer = session.exec(select(Volunteer).where(Volunteer.user_id == user.id)).first()
+    if not volunteer_known:
+        volunteer = session.exec(select(Volunteer).where(Volunteer.user_id == user.id)).first()
     principal.volunteer = volunteer
     if volunteer is not None and volunteer.status == VolunteerStatus.APPROVED.value:
         memberships = session.exec(
@@ -93,3 +102,16 @@ def load_principal(session: Session, user: User) -> Principal:
             team_id for team_id, role in memberships if role == MemberRole.LEADER.value
         )
     return principal
+
+
+def load_principal_by_id(session: Session, user_id: uuid.UUID) -> Principal | None:
+    """The active user and their volunteer profile in one query, then their grants."""
+    row = session.exec(
+        select(User, Volunteer)
+        .join(Volunteer, col(Volunteer.user_id) == col(User.id), isouter=True)
+        .where(User.id == user_id)
+    ).first()
+    if row is None or not row[0].is_active:
+        return None
+    user, volunteer = row
+    return load_principal(session, user, volunteer=volunteer, volunteer_known=True)

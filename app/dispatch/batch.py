@@ -14,8 +14,7 @@ from app.auth.principal import Principal
 from app.config import Settings
 from app.dispatch.matching import Candidate, TeamFacts, assign_greedily, assign_jointly, rank
 from app.dispatch.models import DispatchMode, Offer, OfferStatus
-from app.dispatch.service import _offer, order_facts, team_facts
-from app.orders.lifecycle import move
+from app.dispatch.service import dispatch_to, order_facts, team_facts
 from app.orders.models import Order
 from app.orders.states import OrderStatus
 from app.regions.codes import ancestors
@@ -123,17 +122,7 @@ def assign_batch(
         if team_id is None:
             continue
         chosen = [c for c in candidates[index] if c.team.team_id == team_id]
-        move(
-            session,
-            order,
-            OrderStatus.DISPATCHING,
-            actor=actor,
-            action="批量派单 batch dispatch",
-            values={"dispatch_mode": DispatchMode.AUTO.value},
-            notify_requester=False,
-            data={"batch": strategy.value},
-        )
-        _offer(session, order, chosen, mode=DispatchMode.AUTO, actor=actor, settings=settings)
+        dispatch_to(session, settings, actor, order, chosen, DispatchMode.AUTO)
     return outcome
 
 

@@ -59,13 +59,19 @@ def eligible_teams(session: Session, *, region_code: str, category_code: str) ->
     """Active teams with the specialty, free capacity, and a home site on the order's region or
     one of its ancestors. Radius and ranking are applied by `matching`."""
     regions = [region_code, *ancestors(region_code)]
-    specialists = select(TeamSpecialty.team_id).where(TeamSpecialty.category_code == category_code)
+    # EXISTS probes the (team_id, category_code) key per team of the few regions in the chain,
+    # so the cost follows the teams near the order, not the teams in the city.
+    has_specialty = (
+        select(TeamSpecialty.team_id)
+        .where(TeamSpecialty.team_id == Team.id, TeamSpecialty.category_code == category_code)
+        .exists()
+    )
     teams = session.exec(
         select(Team).where(
             col(Team.region_code).in_(regions),
             Team.status == TeamStatus.ACTIVE.value,
             col(Team.active_orders) < col(Team.capacity),
-            col(Team.id).in_(specialists),
+            has_specialty,
         )
     ).all()
     return [team_facts(t) for t in teams]
@@ -82,9 +88,12 @@ def _teams_already_tried(session: Session, order_id: uuid.UUID) -> set[uuid.UUID
     )
 
 
-def ranked_candidates(session: Session, order: Order) -> list[Candidate]:
-    """Eligible teams best first, without those that already declined or let an offer expire."""
-    tried = _teams_already_tried(session, order.id)
+def ranked_candidates(
+    session: Session, order: Order, *, new_order: bool = False
+) -> list[Candidate]:
+    """Eligible teams best first, without those that already declined or let an offer expire
+    (an order placed in this transaction has no offers yet)."""
+    tried = set() if new_order else _teams_already_tried(session, order.id)
     teams = eligible_teams(
         session, region_code=order.region_code, category_code=order.category_code
     )
@@ -121,7 +130,7 @@ def _release_team(session: Session, team_id: uuid.UUID) -> None:
     )
 
 
-def _offer(
+def _create_offers(
     session: Session,
     order: Order,
     candidates: list[Candidate],
@@ -129,10 +138,11 @@ def _offer(
     mode: DispatchMode,
     actor: Principal | None,
     settings: Settings,
-) -> list[Offer]:
+) -> dict[str, object]:
+    """Offer rows and the leaders' notifications; returns what the event should record."""
     now = utcnow()
     expires = now + timedelta(minutes=settings.offer_timeout_minutes)
-    offers = [
+    session.add_all(
         Offer(
             order_id=order.id,
             team_id=c.team.team_id,
@@ -143,19 +153,6 @@ def _offer(
             expires_at=expires,
         )
         for position, c in enumerate(candidates, start=1)
-    ]
-    session.add_all(offers)
-    session.flush()
-    record_event(
-        session,
-        order,
-        kind="offered",
-        actor=actor,
-        data={
-            "mode": mode.value,
-            "teams": [{"team_id": str(c.team.team_id), "name": c.team.name} for c in candidates],
-            "expires_at": expires.isoformat(),
-        },
     )
     notify(
         session,
@@ -167,7 +164,49 @@ def _offer(
             "expires_at": expires.isoformat(),
         },
     )
-    return offers
+    return {
+        "mode": mode.value,
+        "teams": [{"team_id": str(c.team.team_id), "name": c.team.name} for c in candidates],
+        "expires_at": expires.isoformat(),
+    }
+
+
+def _offer(
+    session: Session,
+    order: Order,
+    candidates: list[Candidate],
+    *,
+    mode: DispatchMode,
+    actor: Principal | None,
+    settings: Settings,
+) -> None:
+    """Offers to an order already in `dispatching`, recorded as an `offered` event."""
+    data = _create_offers(session, order, candidates, mode=mode, actor=actor, settings=settings)
+    record_event(session, order, kind="offered", actor=actor, data=data)
+
+
+def _pick(
+    candidates: list[Candidate], mode: DispatchMode, team_id: uuid.UUID | None, order: Order
+) -> list[Candidate]:
+    if mode is DispatchMode.MANUAL:
+        if team_id is None:
+            raise Invalid("请指定服务队 / name the team (team_id)", code="team_required")
+        picked = [c for c in candidates if c.team.team_id == team_id]
+        if not picked:
+            raise Invalid(
+                "该队不符合派单条件(专长、辖区、容量或服务半径) / the team is not eligible: "
+                "specialty, region, free capacity or service radius",
+                code="team_not_eligible",
+            )
+    else:
+        picked = candidates[:1] if mode is DispatchMode.AUTO else candidates[:GRAB_MAX_TEAMS]
+    if not picked:
+        raise Conflict(
+            "没有符合条件的服务队 / no eligible team can take this order",
+            code="no_eligible_team",
+            current_state=order.status,
+        )
+    return picked
 
 
 def dispatch(
@@ -185,57 +224,57 @@ def dispatch(
     holding team is released first.
     """
     order = lock_order(session, order_id)
-    status = OrderStatus(order.status)
-    if status not in (OrderStatus.UNASSIGNED, OrderStatus.DISPATCHING, OrderStatus.ACCEPTED):
+    if OrderStatus(order.status) not in (
+        OrderStatus.UNASSIGNED,
+        OrderStatus.DISPATCHING,
+        OrderStatus.ACCEPTED,
+    ):
         raise conflict(order, "派单 dispatch")
     candidates = ranked_candidates(session, order)
-    if mode is DispatchMode.MANUAL:
-        if team_id is None:
-            raise Invalid("请指定服务队 / name the team (team_id)", code="team_required")
-        chosen = [c for c in candidates if c.team.team_id == team_id]
-        if not chosen:
-            raise Invalid(
-                "该队不符合派单条件(专长、辖区、容量或服务半径) / the team is not eligible: "
-                "specialty, region, free capacity or service radius",
-                code="team_not_eligible",
-            )
-        picked = chosen
-    elif mode is DispatchMode.AUTO:
-        picked = candidates[:1]
-    else:
-        picked = candidates[:GRAB_MAX_TEAMS]
-    if not picked:
-        raise Conflict(
-            "没有符合条件的服务队 / no eligible team can take this order",
-            code="no_eligible_team",
-            current_state=order.status,
-        )
+    return dispatch_to(
+        session, settings, actor, order, _pick(candidates, mode, team_id, order), mode
+    )
+
+
+def dispatch_new_order(session: Session, settings: Settings, order: Order) -> None:
+    """Auto-dispatch an order placed (or approved) in this transaction, if any team can take it."""
+    candidates = ranked_candidates(session, order, new_order=True)
+    if candidates:
+        dispatch_to(session, settings, None, order, candidates[:1], DispatchMode.AUTO)
+
+
+def dispatch_to(
+    session: Session,
+    settings: Settings,
+    actor: Principal | None,
+    order: Order,
+    picked: list[Candidate],
+    mode: DispatchMode,
+) -> Order:
+    status = OrderStatus(order.status)
     if status is OrderStatus.DISPATCHING:
         _withdraw_open_offers(session, order)
-    else:
-        values: dict[str, object] = {"dispatch_mode": mode.value}
-        if status is OrderStatus.ACCEPTED and order.team_id is not None:
-            _release_team(session, order.team_id)
-            values.update(team_id=None, accepted_at=None)
-        category = session.get(Category, order.category_code)
-        hours = category.accept_hours if category else 24
-        values["accept_due_at"] = utcnow() + timedelta(hours=hours)
-        move(
-            session,
-            order,
-            OrderStatus.DISPATCHING,
-            actor=actor,
-            action="派单 dispatch",
-            values=values,
-            notify_requester=False,
-        )
-    if status is OrderStatus.DISPATCHING:
-        session.execute(
-            update(Order).where(col(Order.id) == order.id).values(dispatch_mode=mode.value)
-        )
-    _offer(session, order, picked, mode=mode, actor=actor, settings=settings)
-    session.refresh(order)
-    return order
+        order.dispatch_mode = mode.value
+        _offer(session, order, picked, mode=mode, actor=actor, settings=settings)
+        return order
+    values: dict[str, object] = {"dispatch_mode": mode.value}
+    if status is OrderStatus.ACCEPTED and order.team_id is not None:
+        _release_team(session, order.team_id)
+        values.update(team_id=None, accepted_at=None)
+    category = session.get(Category, order.category_code)
+    values["accept_due_at"] = utcnow() + timedelta(hours=category.accept_hours if category else 24)
+    data = _create_offers(session, order, picked, mode=mode, actor=actor, settings=settings)
+    # The move's event records the offers too: one event, not two.
+    return move(
+        session,
+        order,
+        OrderStatus.DISPATCHING,
+        actor=actor,
+        action="派单 dispatch",
+        values=values,
+        data=data,
+        notify_requester=False,
+    )
 
 
 def _open_offer_for(session: Session, actor: Principal, order_id: uuid.UUID) -> Offer:

@@ -32,6 +32,30 @@ def actor_role(actor: Principal | None, order: Order) -> str:
     return "resident"
 
 
+def _event(
+    order: Order,
+    seq: int,
+    *,
+    kind: str,
+    actor: Principal | None,
+    from_status: str | None,
+    to_status: str | None,
+    reason: str | None,
+    data: dict[str, Any] | None,
+) -> OrderEvent:
+    return OrderEvent(
+        order_id=order.id,
+        seq=seq,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        actor_id=actor.id if actor else None,
+        actor_role=actor_role(actor, order),
+        reason=reason,
+        data=data or {},
+    )
+
+
 def record_event(
     session: Session,
     order: Order,
@@ -43,26 +67,48 @@ def record_event(
     reason: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> OrderEvent:
-    # Taking the next number updates the order row: its lock orders the events of one order.
+    """An event that changes no state (an offer, a decline, a complaint).
+
+    Taking the next number updates the order row: its lock orders the events of one order, so
+    they commit in `seq` order and a stream that resumes after `seq` misses none.
+    """
     seq = session.execute(
         update(Order)
         .where(col(Order.id) == order.id)
         .values(last_event_seq=col(Order.last_event_seq) + 1)
         .returning(col(Order.last_event_seq))
     ).scalar_one()
-    event = OrderEvent(
-        order_id=order.id,
-        seq=seq,
+    event = _event(
+        order,
+        seq,
         kind=kind,
+        actor=actor,
         from_status=from_status,
         to_status=to_status,
-        actor_id=actor.id if actor else None,
-        actor_role=actor_role(actor, order),
         reason=reason,
-        data=data or {},
+        data=data,
     )
     session.add(event)
     return event
+
+
+def first_event(
+    session: Session, order: Order, *, actor: Principal | None, data: dict[str, Any]
+) -> None:
+    """Event 1 of an order inserted in this transaction: nobody else can see it yet."""
+    order.last_event_seq = 1
+    session.add(
+        _event(
+            order,
+            1,
+            kind="placed",
+            actor=actor,
+            from_status=None,
+            to_status=order.status,
+            reason=None,
+            data=data,
+        )
+    )
 
 
 def conflict(order: Order, action: str) -> Conflict:
@@ -90,25 +136,34 @@ def move(
     current = OrderStatus(order.status)
     if not can_move(current, target):
         raise conflict(order, action)
-    now = utcnow()
-    result = session.execute(
+    # One statement: compare-and-set the state, take the next event number, reload the row.
+    moved = session.execute(
         update(Order)
         .where(col(Order.id) == order.id, col(Order.status) == current.value)
-        .values(status=target.value, updated_at=now, **(values or {}))
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+        .values(
+            status=target.value,
+            updated_at=utcnow(),
+            last_event_seq=col(Order.last_event_seq) + 1,
+            **(values or {}),
+        )
+        .returning(Order)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if moved is None:
         session.refresh(order)
         raise conflict(order, action)
-    session.refresh(order)
-    record_event(
-        session,
-        order,
-        kind=target.value,
-        actor=actor,
-        from_status=current.value,
-        to_status=target.value,
-        reason=reason,
-        data=data,
+    order = moved
+    session.add(
+        _event(
+            order,
+            order.last_event_seq,
+            kind=target.value,
+            actor=actor,
+            from_status=current.value,
+            to_status=target.value,
+            reason=reason,
+            data=data,
+        )
     )
     if notify_requester:
         notify(

@@ -94,19 +94,28 @@ def orders_out(
     ids = [o.id for o in orders]
     if not ids:
         return []
-    offers = session.exec(
-        select(Offer).where(col(Offer.order_id).in_(ids), Offer.status == OfferStatus.PENDING.value)
-    ).all()
+    # Only admins and leaders see offers; names only of teams that appear; ratings only on
+    # closed orders. The common answer to a resident costs no extra query.
+    offers: Sequence[Offer] = []
+    if actor.is_admin or actor.led_team_ids:
+        offers = session.exec(
+            select(Offer).where(
+                col(Offer.order_id).in_(ids), Offer.status == OfferStatus.PENDING.value
+            )
+        ).all()
     team_ids = {o.team_id for o in orders if o.team_id} | {o.team_id for o in offers}
-    teams = (
-        {t.id: t.name for t in session.exec(select(Team).where(col(Team.id).in_(team_ids)))}
-        if team_ids
-        else {}
-    )
-    ratings = {
-        r.order_id: r
-        for r in session.exec(select(OrderRating).where(col(OrderRating.order_id).in_(ids)))
-    }
+    teams: dict[uuid.UUID, str] = {}
+    if team_ids:
+        teams = dict(
+            session.exec(select(Team.id, Team.name).where(col(Team.id).in_(team_ids))).all()
+        )
+    closed = [o.id for o in orders if o.status == OrderStatus.CLOSED.value]
+    ratings: dict[uuid.UUID, OrderRating] = {}
+    if closed:
+        ratings = {
+            r.order_id: r
+            for r in session.exec(select(OrderRating).where(col(OrderRating.order_id).in_(closed)))
+        }
     result = []
     for order in orders:
         is_admin = actor.admin_scope.covers(order.region_code)

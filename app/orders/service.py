@@ -19,10 +19,9 @@ from app.common.identity import mask_phone
 from app.common.location import location_columns
 from app.config import Settings
 from app.dispatch import service as dispatch
-from app.dispatch.models import DispatchMode
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.notifications.outbox import notify, site_admin_user_ids
-from app.orders.lifecycle import conflict, move, record_event
+from app.orders.lifecycle import conflict, first_event, move, record_event
 from app.orders.models import Complaint, Order, OrderRating
 from app.orders.schemas import (
     Channel,
@@ -150,13 +149,10 @@ def place(
         **location_columns(data.location),
     )
     session.add(order)
-    session.flush()
-    record_event(
+    first_event(
         session,
         order,
-        kind="placed",
         actor=actor,
-        to_status=status.value,
         data={"channel": data.channel.value, "auto_approved": category.auto_approve},
     )
     if status is OrderStatus.PENDING_REVIEW:
@@ -167,21 +163,8 @@ def place(
             payload={"order_id": str(order.id), "title": order.title},
         )
     elif category.auto_dispatch:
-        _auto_dispatch(session, settings, order)
+        dispatch.dispatch_new_order(session, settings, order)
     return order
-
-
-def _auto_dispatch(session: Session, settings: Settings, order: Order) -> None:
-    """Offer to the best candidate; with none, the order waits in the admin's queue."""
-    if dispatch.ranked_candidates(session, order):
-        dispatch.dispatch(
-            session=session,
-            settings=settings,
-            actor=None,
-            order_id=order.id,
-            mode=DispatchMode.AUTO,
-        )
-    session.refresh(order)
 
 
 def visible_order(session: Session, actor: Principal, order_id: uuid.UUID) -> Order:
@@ -214,7 +197,7 @@ def approve(
     )
     category = session.get(Category, order.category_code)
     if category is not None and category.auto_dispatch:
-        _auto_dispatch(session, settings, order)
+        dispatch.dispatch_new_order(session, settings, order)
     return order
 
 

@@ -101,11 +101,11 @@ def test_full_loop(ow: OrderWorld, client: TestClient, db: Session) -> None:
 
     events = client.get(f"/api/v1/orders/{order['id']}/events", headers=ow.as_(w.resident)).json()
     kinds = [e["kind"] for e in events]
+    assert events[2]["data"]["teams"][0]["team_id"] == str(w.team.id)
     assert kinds == [
         "placed",
         "unassigned",
         "dispatching",
-        "offered",
         "accepted",
         "in_service",
         "completed",
