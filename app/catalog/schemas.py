@@ -13,6 +13,13 @@ class CategoryBase(BaseModel):
     description: str = Field(default="", max_length=500)
     sort_order: int = Field(default=0, ge=0, le=100_000)
     active: bool = True
+    auto_approve: bool = Field(default=False, description="Orders skip review (审核)")
+    auto_dispatch: bool = Field(
+        default=False, description="Approved orders go to the best candidate at once"
+    )
+    review_hours: int = Field(default=24, ge=1, le=24 * 60, description="Review deadline")
+    accept_hours: int = Field(default=24, ge=1, le=24 * 60, description="Acceptance deadline")
+    complete_hours: int = Field(default=168, ge=1, le=24 * 90, description="Completion deadline")
 
 
 class CategoryCreate(CategoryBase):
@@ -25,6 +32,11 @@ class CategoryUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=500)
     sort_order: int | None = Field(default=None, ge=0, le=100_000)
     active: bool | None = None
+    auto_approve: bool | None = None
+    auto_dispatch: bool | None = None
+    review_hours: int | None = Field(default=None, ge=1, le=24 * 60)
+    accept_hours: int | None = Field(default=None, ge=1, le=24 * 60)
+    complete_hours: int | None = Field(default=None, ge=1, le=24 * 90)
 
 
 class CategoryOut(CategoryBase):

@@ -286,7 +286,13 @@ def _open_offer_for(session: Session, actor: Principal, order_id: uuid.UUID) -> 
         )
     ).all()
     if not offers:
-        raise NotFound("没有待处理的派单 / no open offer for your team", code="offer_not_found")
+        if _has_any_offer(session, actor, order_id):
+            raise Conflict(
+                "本队的派单已失效(过期或撤回) / your team's offer has expired or was withdrawn",
+                code="offer_closed",
+                current_state=OrderStatus.DISPATCHING.value,
+            )
+        raise NotFound("未找到该订单 / no such order", code="order_not_found")
     return offers[0]
 
 
