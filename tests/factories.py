@@ -52,7 +52,9 @@ class Factory:
         self.session.flush()
         return region
 
-    def site(self, region_code: str, name: str | None = None, location: Location | None = None) -> Site:
+    def site(
+        self, region_code: str, name: str | None = None, location: Location | None = None
+    ) -> Site:
         found = self.session.exec(select(Site).where(Site.region_code == region_code)).first()
         if found is not None:
             return found
@@ -100,7 +102,9 @@ class Factory:
         return user
 
     def grant(self, user: User, role: GrantedRole, site: Site | None = None) -> None:
-        self.session.add(RoleGrant(user_id=user.id, role=role.value, site_id=site.id if site else None))
+        self.session.add(
+            RoleGrant(user_id=user.id, role=role.value, site_id=site.id if site else None)
+        )
         self.session.flush()
 
     def platform_admin(self) -> User:
@@ -110,7 +114,9 @@ class Factory:
 
     def site_admin(self, region_code: str) -> User:
         site = self.site(region_code)
-        user = self.user(f"sadmin{next(_counter)}", display_name="站点管理员", home_region=region_code)
+        user = self.user(
+            f"sadmin{next(_counter)}", display_name="站点管理员", home_region=region_code
+        )
         self.grant(user, GrantedRole.SITE_ADMIN, site)
         return user
 
@@ -172,7 +178,9 @@ class Factory:
         self.session.flush()
         return team
 
-    def member(self, team: Team, volunteer: Volunteer, role: MemberRole = MemberRole.MEMBER) -> None:
+    def member(
+        self, team: Team, volunteer: Volunteer, role: MemberRole = MemberRole.MEMBER
+    ) -> None:
         self.session.add(TeamMember(team_id=team.id, volunteer_id=volunteer.id, role=role.value))
         self.session.flush()
 

@@ -523,7 +523,9 @@ def test_two_workers_expire_each_offer_once(live: Live) -> None:
     with Rendezvous(live.engine, 2, EXPIRY_CLAIM):
         counts = together([work("w1"), work("w2")])
 
-    assert sorted(c["expired_offers"] for c in counts) == [0, 6]
+    # Whichever claimed first took the orders it found; the other skipped them. Together: each once.
+    assert sum(c["expired_offers"] for c in counts) == 6
+    assert all(c["expired_offers"] >= 0 for c in counts)  # -1: the task failed
     assert_expired_once(live, s, order_ids, now)
 
 
