@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -15,6 +15,11 @@ DEFAULT_SQLITE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'diandan.db'}"
 # Development-only secrets. Production refuses to start with them (see `_refuse_unsafe_production`).
 DEV_SECRET_KEY = "dev-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
 DEV_DATA_KEY = "ZGV2LW9ubHktZGF0YS1rZXktMzItYnl0ZXMtbG9uZyE="
+
+
+class WeChatTemplate(BaseModel):
+    template_id: str
+    fields: dict[str, str] = Field(default_factory=lambda: {"thing1": "text"})
 
 
 class Environment(StrEnum):
@@ -52,8 +57,11 @@ class Settings(BaseSettings):
     wechat_app_id: str | None = None
     wechat_app_secret: SecretStr | None = None
     wechat_api_base: str = "https://api.weixin.qq.com"
-    # Subscribe-message template ids by notification topic, as JSON in the environment.
-    wechat_templates: dict[str, str] = Field(default_factory=dict)
+    # Subscribe-message templates by notification topic, as JSON in the environment, e.g.
+    # {"order.status_changed": {"template_id": "…", "fields": {"thing1": "title",
+    #  "phrase2": "status_label", "thing3": "text"}}}: each template field names the payload
+    # value it shows ("text" is the topic's sentence).
+    wechat_templates: dict[str, WeChatTemplate] = Field(default_factory=dict)
     # Status notifications by SMS as well (through the SMS gateway); off by default, SMS costs.
     notify_by_sms: bool = False
 

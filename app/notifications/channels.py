@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from app.accounts.models import User
+from app.config import WeChatTemplate
 from app.accounts.service import PHONE_CONTEXT
 from app.common.crypto import SensitiveCodec
 from app.integrations.sms import HttpSmsNotifier
@@ -13,6 +14,7 @@ from app.integrations.wechat import WeChatSubscribeSender
 from app.notifications.models import OutboxMessage
 
 log = logging.getLogger(__name__)
+WECHAT_VALUE_MAX = 20
 
 # What a resident or leader reads, per topic (Chinese for people, the topic for machines).
 TOPIC_TEXT = {
@@ -31,7 +33,7 @@ TOPIC_TEXT = {
 class Notifier:
     codec: SensitiveCodec
     wechat: WeChatSubscribeSender | None = None
-    wechat_templates: dict[str, str] = field(default_factory=dict)
+    wechat_templates: dict[str, WeChatTemplate] = field(default_factory=dict)
     sms: HttpSmsNotifier | None = None
 
     def deliver(self, message: OutboxMessage, recipient: User | None) -> str:
@@ -42,7 +44,13 @@ class Notifier:
         template = self.wechat_templates.get(message.topic)
         if recipient is not None and recipient.wechat_openid and self.wechat and template:
             page = f"pages/order/detail?id={params.get('order_id', '')}"
-            self.wechat.send(recipient.wechat_openid, template, page, {"thing1": text, **params})
+            values = {"text": text, **params}
+            # Templates accept only their own fields; "thing" values hold 20 characters at most.
+            data = {
+                key: values.get(source, "")[:WECHAT_VALUE_MAX]
+                for key, source in template.fields.items()
+            }
+            self.wechat.send(recipient.wechat_openid, template.template_id, page, data)
             return "wechat"
         if recipient is not None and recipient.phone_cipher is not None and self.sms is not None:
             phone = self.codec.decrypt(recipient.phone_cipher, context=PHONE_CONTEXT)

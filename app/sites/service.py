@@ -9,7 +9,7 @@ from app.accounts.models import GrantedRole, RoleGrant, User
 from app.accounts.service import grant_role
 from app.auth.principal import Principal
 from app.common.location import location_columns
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.regions.codes import RegionLevel
 from app.regions.queries import get_region
 from app.sites.models import Site, SiteLevel
@@ -59,7 +59,9 @@ def create_site(*, session: Session, actor: Principal, data: SiteCreate) -> Site
 def update_site(*, session: Session, actor: Principal, site: Site, data: SiteUpdate) -> Site:
     require_site_admin_over(actor, site.region_code)
     changes = data.model_dump(exclude_unset=True, exclude={"location"})
-    site.sqlmodel_update({k: v for k, v in changes.items() if v is not None})
+    if any(value is None for value in changes.values()):
+        raise Invalid("名称和地址不能为空 / name and address cannot be null", code="null_field")
+    site.sqlmodel_update(changes)
     if "location" in data.model_fields_set:
         site.sqlmodel_update(location_columns(data.location))
     session.flush()
@@ -69,7 +71,10 @@ def update_site(*, session: Session, actor: Principal, site: Site, data: SiteUpd
 def add_site_admin(*, session: Session, actor: Principal, site: Site, user_id: uuid.UUID) -> User:
     require_site_admin_over(actor, site.region_code)
     user = session.get(User, user_id)
-    if user is None:
+    # Site admins appoint people of their own region; platform admins anyone.
+    if user is None or not (
+        actor.platform_admin or actor.admin_scope.covers(user.home_region_code)
+    ):
         raise NotFound("未找到该用户 / no such user", code="user_not_found")
     grant_role(
         session=session,

@@ -23,7 +23,9 @@ from app.orders.service import auto_close
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
+# A batch (at most DELIVERY_BATCH sends of at most 5 s each) must finish well inside its lease.
+LEASE = timedelta(minutes=5)
+DELIVERY_BATCH = 20
 MAX_ATTEMPTS = 8
 
 
@@ -133,7 +135,7 @@ def deliver_outbox(
     *,
     worker_id: str,
     now: datetime,
-    limit: int = 50,
+    limit: int = DELIVERY_BATCH,
 ) -> int:
     with open_session(factory, write=True) as session:
         claimed = claim_messages(session, worker_id=worker_id, now=now, limit=limit)

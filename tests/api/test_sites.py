@@ -519,7 +519,7 @@ def test_institute_admin_manages_village_admins_but_not_the_reverse(
     township_site = make.site(TOWNSHIP)
     institute_admin = make.site_admin(TOWNSHIP)
     station_admin = make.site_admin(VILLAGE)
-    candidate = make.user(display_name="候选人")
+    candidate = make.user(display_name="候选人", home_region=VILLAGE)
 
     upward = client.post(
         f"{API}/sites/{township_site.id}/admins",
@@ -552,3 +552,32 @@ def test_institute_admin_manages_village_admins_but_not_the_reverse(
         f"{API}/sites/{township_site.id}/admins", headers=make.headers(institute_admin)
     )
     assert [a["user_id"] for a in still.json()] == [str(institute_admin.id)]
+
+
+def test_site_admins_appoint_only_people_of_their_region(client: TestClient, make: Factory) -> None:
+    site = make.site(VILLAGE)
+    admin = make.site_admin(VILLAGE)
+    stranger = make.user(display_name="外县用户", home_region="140803100200")
+    refused = client.post(
+        f"{API}/sites/{site.id}/admins",
+        json={"user_id": str(stranger.id)},
+        headers=make.headers(admin),
+    )
+    assert_problem(refused, 404, "user_not_found")
+    assert "外县用户" not in refused.text
+    platform = make.platform_admin()
+    allowed = client.post(
+        f"{API}/sites/{site.id}/admins",
+        json={"user_id": str(stranger.id)},
+        headers=make.headers(platform),
+    )
+    assert allowed.status_code == 201
+
+
+def test_site_patch_refuses_null_fields(client: TestClient, make: Factory) -> None:
+    site = make.site(VILLAGE)
+    admin = make.site_admin(VILLAGE)
+    response = client.patch(
+        f"{API}/sites/{site.id}", json={"name": None}, headers=make.headers(admin)
+    )
+    assert_problem(response, 422, "null_field")

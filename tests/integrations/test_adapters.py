@@ -14,7 +14,7 @@ import pytest
 from app.accounts.models import User
 from app.accounts.service import phone_fields
 from app.common.crypto import SensitiveCodec
-from app.config import DEV_DATA_KEY
+from app.config import DEV_DATA_KEY, WeChatTemplate
 from app.integrations.sms import HttpSmsNotifier
 from app.integrations.wechat import WeChatSubscribeSender
 from app.notifications.channels import TOPIC_TEXT, Notifier
@@ -247,10 +247,15 @@ class Channels:
     def notifier(
         self, *, wechat: bool = True, sms: bool = True, templates: dict[str, str] | None = None
     ) -> Notifier:
+        chosen = {TOPIC: "tmpl-status"} if templates is None else templates
+        fields = {"thing1": "text", "character_string2": "order_id", "phrase3": "status"}
         return Notifier(
             codec=CODEC,
             wechat=_sender(self.wechat, FakeClock()) if wechat else None,
-            wechat_templates={TOPIC: "tmpl-status"} if templates is None else templates,
+            wechat_templates={
+                topic: WeChatTemplate(template_id=template_id, fields=fields)
+                for topic, template_id in chosen.items()
+            },
             sms=_sms(self.sms) if sms else None,
         )
 
@@ -277,9 +282,8 @@ def test_deliver_prefers_wechat_when_the_recipient_has_an_openid_and_a_template(
         "page": f"pages/order/detail?id={ORDER_ID}",
         "data": {
             "thing1": {"value": TOPIC_TEXT[TOPIC]},
-            "order_id": {"value": ORDER_ID},
-            "status": {"value": "accepted"},
-            "count": {"value": "3"},
+            "character_string2": {"value": ORDER_ID[:20]},
+            "phrase3": {"value": "accepted"},
         },
     }
 
