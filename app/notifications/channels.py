@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass, field
 
 from app.accounts.models import User
-from app.config import WeChatTemplate
 from app.accounts.service import PHONE_CONTEXT
 from app.common.crypto import SensitiveCodec
+from app.config import WeChatTemplate
 from app.integrations.sms import HttpSmsNotifier
 from app.integrations.wechat import WeChatSubscribeSender
 from app.notifications.models import OutboxMessage
