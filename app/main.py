@@ -27,6 +27,7 @@ from app.integrations.wechat import WeChatClient
 from app.orders.router import router as orders_router
 from app.regions.router import router as regions_router
 from app.sites.router import router as sites_router
+from app.teams.projects import router as projects_router
 from app.teams.router import router as teams_router
 from app.volunteers.router import router as volunteers_router
 from app.worker.runner import Worker, build_notifier
@@ -121,6 +122,7 @@ def create_app(
         catalog_router,
         sites_router,
         teams_router,
+        projects_router,
         volunteers_router,
         orders_router,
         dispatch_router,

@@ -10,7 +10,7 @@ from app.orders.models import Complaint, Order, OrderEvent, OrderRating
 from app.records.models import ServiceRecord
 from app.regions.models import Region
 from app.sites.models import Site
-from app.teams.models import Team, TeamMember, TeamSpecialty
+from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty
 from app.volunteers.models import Volunteer
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "OutboxMessage",
     "Region",
     "RoleGrant",
+    "ServiceProject",
     "ServiceRecord",
     "Site",
     "SmsCode",

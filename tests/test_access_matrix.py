@@ -316,6 +316,13 @@ MATRIX: list[Row] = [
         everyone(NOT_MANAGER),
     ),
     Row(
+        "POST /teams/{A}/projects",
+        lambda s, u: Call(
+            "POST", f"/teams/{s.a.team.id}/projects", {"title": "乙方项目", "category_code": "care"}
+        ),
+        everyone(NOT_MANAGER),
+    ),
+    Row(
         "GET /teams/{A}/members",
         lambda s, u: Call("GET", f"/teams/{s.a.team.id}/members"),
         everyone((403, "not_team_member")),
@@ -910,6 +917,12 @@ SIGNED_IN_ROUTES: list[tuple[str, str, Callable[[Scene], Call]]] = [
     ("PATCH", "/teams/{team_id}",
      lambda s: Call("PATCH", f"/teams/{s.a.team.id}", {"status": "dissolved"})),
     ("GET", "/teams/{team_id}/members", lambda s: Call("GET", f"/teams/{s.a.team.id}/members")),
+    ("POST", "/teams/{team_id}/projects",
+     lambda s: Call("POST", f"/teams/{s.a.team.id}/projects",
+                    {"title": "匿名项目", "category_code": "care"})),
+    ("GET", "/projects", lambda s: Call("GET", "/projects")),
+    ("PATCH", "/projects/{project_id}",
+     lambda s: Call("PATCH", f"/projects/{s.a.team.id}", {"active": False})),
     ("POST", "/teams/{team_id}/members",
      lambda s: Call("POST", f"/teams/{s.a.team.id}/members", {"volunteer_id": str(s.a_spare.id)})),
     ("DELETE", "/teams/{team_id}/members/{volunteer_id}",
@@ -933,7 +946,17 @@ SIGNED_IN_ROUTES: list[tuple[str, str, Callable[[Scene], Call]]] = [
 
 # The organisation and people part of the API that these tables cover; orders, dispatch and
 # complaints have tables of their own.
-COVERED_GROUPS = {"auth", "me", "users", "regions", "categories", "sites", "teams", "volunteers"}
+COVERED_GROUPS = {
+    "auth",
+    "me",
+    "users",
+    "regions",
+    "categories",
+    "sites",
+    "teams",
+    "volunteers",
+    "projects",
+}
 
 
 def test_every_api_route_is_either_public_or_in_the_table(app: FastAPI) -> None:

@@ -24,6 +24,7 @@ class Order(LocatedRow, table=True):
     requester_id: uuid.UUID = Field(foreign_key="app_user.id", index=True)
     category_code: str = Field(foreign_key="category.code", sa_type=String(40))
     preferred_team_id: uuid.UUID | None = Field(default=None, foreign_key="team.id")
+    project_id: uuid.UUID | None = Field(default=None, foreign_key="service_project.id")
     title: str = Field(max_length=100)
     description: str = Field(default="", sa_type=Text)
     address: str = Field(default="", max_length=200)

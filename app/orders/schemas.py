@@ -19,7 +19,15 @@ class Channel(StrEnum):
 
 
 class OrderCreate(BaseModel):
-    category_code: str = Field(max_length=40, examples=["care"])
+    category_code: str | None = Field(
+        default=None,
+        max_length=40,
+        examples=["care"],
+        description="Required unless the order is for a team's published project",
+    )
+    project_id: uuid.UUID | None = Field(
+        default=None, description="Ordered from the menu: a team's service project (GET /projects)"
+    )
     title: str = Field(min_length=2, max_length=100, examples=["帮独居老人买药"])
     description: str = Field(default="", max_length=2000)
     address: str = Field(default="", max_length=200, examples=["曲村3组12号"])
@@ -41,6 +49,8 @@ class OrderCreate(BaseModel):
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> OrderCreate:
+        if self.category_code is None and self.project_id is None:
+            raise ValueError("请选择服务类别或服务项目 / give category_code or project_id")
         for value in (self.window_start, self.window_end):
             if value is not None and value.tzinfo is None:
                 raise ValueError(

@@ -34,7 +34,7 @@ from app.records.models import ServiceRecord
 from app.regions.codes import ancestors
 from app.regions.queries import get_region
 from app.sites.models import Site
-from app.teams.models import Team, TeamMember, TeamSpecialty, TeamStatus
+from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty, TeamStatus
 from app.volunteers.models import Volunteer, VolunteerStatus
 
 
@@ -67,26 +67,50 @@ def _check_window(data: OrderCreate, now: datetime) -> None:
         raise Invalid("期望时间已过 / the wished time window is in the past", code="window_in_past")
 
 
-def _check_preferred_team(session: Session, data: OrderCreate) -> None:
-    if data.team_id is None:
-        return
-    team = session.get(Team, data.team_id)
-    offers = (
-        team is not None
-        and team.status == TeamStatus.ACTIVE.value
-        and session.exec(
-            select(TeamSpecialty.team_id).where(
-                TeamSpecialty.team_id == data.team_id,
-                TeamSpecialty.category_code == data.category_code,
+def _menu_choice(session: Session, data: OrderCreate) -> tuple[uuid.UUID | None, str]:
+    """The team asked first and the category, from a project, a team's menu, or a category."""
+    if data.project_id is not None:
+        project = session.get(ServiceProject, data.project_id)
+        team = session.get(Team, project.team_id) if project else None
+        if (
+            project is None
+            or not project.active
+            or team is None
+            or (team.status != TeamStatus.ACTIVE.value)
+        ):
+            raise Invalid(
+                "该服务项目不可预约 / that service project is not available",
+                code="project_unavailable",
             )
-        ).first()
-        is not None
-    )
-    if not offers:
-        raise Invalid(
-            "该服务队不提供此项服务 / that team does not offer this service",
-            code="team_does_not_offer",
+        if data.category_code not in (None, project.category_code) or (
+            data.team_id not in (None, project.team_id)
+        ):
+            raise Invalid(
+                "服务项目与类别或服务队不符 / the project does not match the category "
+                "or team given",
+                code="project_mismatch",
+            )
+        return project.team_id, project.category_code
+    assert data.category_code is not None  # the schema requires one of the two
+    if data.team_id is not None:
+        team = session.get(Team, data.team_id)
+        offers = (
+            team is not None
+            and team.status == TeamStatus.ACTIVE.value
+            and session.exec(
+                select(TeamSpecialty.team_id).where(
+                    TeamSpecialty.team_id == data.team_id,
+                    TeamSpecialty.category_code == data.category_code,
+                )
+            ).first()
+            is not None
         )
+        if not offers:
+            raise Invalid(
+                "该服务队不提供此项服务 / that team does not offer this service",
+                code="team_does_not_offer",
+            )
+    return data.team_id, data.category_code
 
 
 def place(
@@ -98,11 +122,11 @@ def place(
     data: OrderCreate,
 ) -> Order:
     now = utcnow()
-    category = _active_category(session, data.category_code)
+    preferred_team_id, category_code = _menu_choice(session, data)
+    category = _active_category(session, category_code)
     region = get_region(session, data.region_code)
     site = review_site_for(session, region.code)
     _check_window(data, now)
-    _check_preferred_team(session, data)
     requester = actor.user
     if data.channel is Channel.HOTLINE:
         if not actor.admin_scope.covers(region.code):
@@ -129,7 +153,8 @@ def place(
     order = Order(
         requester_id=requester.id,
         category_code=category.code,
-        preferred_team_id=data.team_id,
+        preferred_team_id=preferred_team_id,
+        project_id=data.project_id,
         title=data.title.strip(),
         description=data.description,
         address=data.address,

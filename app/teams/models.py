@@ -72,3 +72,18 @@ class TeamMember(SQLModel, table=True):
     volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id", index=True)
     role: str = Field(default=MemberRole.MEMBER.value, sa_type=String(10))
     joined_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ServiceProject(SQLModel, table=True):
+    """A service a team publishes on the menu (服务项目): residents can order it directly."""
+
+    __tablename__ = "service_project"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    team_id: uuid.UUID = Field(foreign_key="team.id", index=True)
+    category_code: str = Field(foreign_key="category.code", index=True, sa_type=String(40))
+    title: str = Field(max_length=100)
+    description: str = Field(default="", max_length=1000)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

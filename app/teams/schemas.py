@@ -73,3 +73,27 @@ class MemberOut(BaseModel):
     phone: str = Field(description="Masked")
     role: MemberRole
     joined_at: datetime
+
+
+class ProjectCreate(BaseModel):
+    title: str = Field(min_length=2, max_length=100, examples=["上门理发"])
+    description: str = Field(default="", max_length=1000)
+    category_code: str = Field(max_length=40, description="One of the team's specialties")
+
+
+class ProjectUpdate(BaseModel):
+    title: str | None = Field(default=None, min_length=2, max_length=100)
+    description: str | None = Field(default=None, max_length=1000)
+    active: bool | None = None
+
+
+class ProjectOut(BaseModel):
+    id: uuid.UUID
+    team_id: uuid.UUID
+    team_name: str
+    region_code: str = Field(description="The team's home region")
+    category_code: str
+    title: str
+    description: str
+    active: bool
+    created_at: datetime
