@@ -29,11 +29,11 @@ run: demo
 	DIANDAN_ENV=$${DIANDAN_ENV:-development} $(VENV)/bin/uvicorn app.asgi:app --host $(HOST) --port $(PORT)
 
 lint: install
-	$(VENV)/bin/ruff check app tests migrations
-	$(VENV)/bin/ruff format --check app tests migrations
+	$(VENV)/bin/ruff check app tests migrations bench
+	$(VENV)/bin/ruff format --check app tests migrations bench
 
 typecheck: install
-	$(VENV)/bin/mypy app tests
+	$(VENV)/bin/mypy app tests bench
 
 pytest: install
 	$(PY) -m pytest $(PYTEST_ARGS)

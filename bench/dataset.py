@@ -12,7 +12,8 @@ import random
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, update
+from sqlmodel import col
 
 from app.catalog.models import Category
 from app.common.clock import utcnow
@@ -27,9 +28,22 @@ CENTER_TEAMS = 20
 INSTITUTE_TEAMS = 5
 TEAMS_PER_COUNTY = CENTER_TEAMS + TOWNSHIPS_PER_COUNTY * (INSTITUTE_TEAMS + VILLAGES_PER_TOWNSHIP)
 CATEGORIES = [
-    "care", "digital_elderly", "legal_aid", "health_education", "medical_fitness", "civility",
-    "environment", "safety", "policy_outreach", "theory_talk", "culture_arts", "youth",
-    "tutoring", "family_education", "poverty_relief", "science_outreach",
+    "care",
+    "digital_elderly",
+    "legal_aid",
+    "health_education",
+    "medical_fitness",
+    "civility",
+    "environment",
+    "safety",
+    "policy_outreach",
+    "theory_talk",
+    "culture_arts",
+    "youth",
+    "tutoring",
+    "family_education",
+    "poverty_relief",
+    "science_outreach",
 ]
 
 
@@ -56,22 +70,59 @@ def build(engine: Engine, *, counties: int, seed: int = 7) -> Dataset:
     data = Dataset(county_count=counties)
     cities = sorted({1 + i // 10 for i in range(counties)})
     for city in cities:
-        regions.append({"code": f"14{city:02d}00000000", "name": f"市{city:02d}", "level": 2,
-                        "parent_code": "140000000000"})
+        regions.append(
+            {
+                "code": f"14{city:02d}00000000",
+                "name": f"市{city:02d}",
+                "level": 2,
+                "parent_code": "140000000000",
+            }
+        )
 
-    def site_and_teams(code: str, level: str, lat: float, lng: float, n: int, radius: float | None) -> None:
+    def site_and_teams(
+        code: str, level: str, lat: float, lng: float, n: int, radius: float | None
+    ) -> None:
         site_id = new_id()
-        sites.append({"id": site_id, "name": f"站点{code}", "level": level, "region_code": code,
-                      "address": "", "lat": lat, "lng": lng, "coord_system": "wgs84",
-                      "wgs_lat": lat, "wgs_lng": lng, "created_at": now})
+        sites.append(
+            {
+                "id": site_id,
+                "name": f"站点{code}",
+                "level": level,
+                "region_code": code,
+                "address": "",
+                "lat": lat,
+                "lng": lng,
+                "coord_system": "wgs84",
+                "wgs_lat": lat,
+                "wgs_lng": lng,
+                "created_at": now,
+            }
+        )
         for _ in range(n):
             team_id = new_id()
             tlat, tlng = _jitter(rng, lat, lng, 1.0)
-            teams.append({"id": team_id, "name": f"服务队{len(teams):05d}", "site_id": site_id,
-                          "region_code": code, "brand": None, "description": "", "capacity": rng.randint(2, 8),
-                          "active_orders": 0, "status": "active", "service_radius_km": radius,
-                          "founded_on": None, "lat": tlat, "lng": tlng, "coord_system": "wgs84",
-                          "wgs_lat": tlat, "wgs_lng": tlng, "created_at": now, "updated_at": now})
+            teams.append(
+                {
+                    "id": team_id,
+                    "name": f"服务队{len(teams):05d}",
+                    "site_id": site_id,
+                    "region_code": code,
+                    "brand": None,
+                    "description": "",
+                    "capacity": rng.randint(2, 8),
+                    "active_orders": 0,
+                    "status": "active",
+                    "service_radius_km": radius,
+                    "founded_on": None,
+                    "lat": tlat,
+                    "lng": tlng,
+                    "coord_system": "wgs84",
+                    "wgs_lat": tlat,
+                    "wgs_lng": tlng,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             chosen = {"care"} if rng.random() < 0.6 else set()
             chosen.update(rng.sample(CATEGORIES, rng.randint(1, 3)))
             specialties.extend({"team_id": team_id, "category_code": c} for c in chosen)
@@ -79,35 +130,52 @@ def build(engine: Engine, *, counties: int, seed: int = 7) -> Dataset:
     for index in range(counties):
         city = 1 + index // 10
         county = f"14{city:02d}{index % 10 + 1:02d}000000"
-        regions.append({"code": county, "name": f"县{index:02d}", "level": 3,
-                        "parent_code": f"14{city:02d}00000000"})
+        regions.append(
+            {
+                "code": county,
+                "name": f"县{index:02d}",
+                "level": 3,
+                "parent_code": f"14{city:02d}00000000",
+            }
+        )
         clat, clng = 34.5 + (index // 9) * 0.6, 110.0 + (index % 9) * 0.7
         site_and_teams(county, "center", clat, clng, CENTER_TEAMS, None)
         for t in range(TOWNSHIPS_PER_COUNTY):
             township = county[:6] + f"{100 + t:03d}000"
-            regions.append({"code": township, "name": f"镇{t:02d}", "level": 4, "parent_code": county})
+            regions.append(
+                {"code": township, "name": f"镇{t:02d}", "level": 4, "parent_code": county}
+            )
             tlat, tlng = _jitter(rng, clat, clng, 15.0)
             site_and_teams(township, "institute", tlat, tlng, INSTITUTE_TEAMS, 20.0)
             for v in range(VILLAGES_PER_TOWNSHIP):
                 village = township[:9] + f"{200 + v:03d}"
-                regions.append({"code": village, "name": f"村{v:02d}", "level": 5, "parent_code": township})
+                regions.append(
+                    {"code": village, "name": f"村{v:02d}", "level": 5, "parent_code": township}
+                )
                 vlat, vlng = _jitter(rng, tlat, tlng, 3.0)
                 site_and_teams(village, "station", vlat, vlng, 1, 5.0)
                 data.villages.append((village, vlat, vlng))
     with engine.begin() as conn:
-        for table, rows in ((Region, regions), (Site, sites), (Team, teams), (TeamSpecialty, specialties)):
+        for table, rows in (
+            (Region, regions),
+            (Site, sites),
+            (Team, teams),
+            (TeamSpecialty, specialties),
+        ):
             for start in range(0, len(rows), 5000):
-                conn.execute(insert(table), rows[start : start + 5000])  # type: ignore[arg-type]
+                conn.execute(insert(table), rows[start : start + 5000])
     data.team_count = len(teams)
     return data
 
 
 def make_category_self_serve(engine: Engine, code: str = "care") -> None:
     """Auto-approve and auto-dispatch, so that placing an order also dispatches it."""
-    from sqlalchemy import update
-
     with engine.begin() as conn:
-        conn.execute(update(Category).where(Category.code == code).values(auto_approve=True, auto_dispatch=True))  # type: ignore[arg-type]
+        conn.execute(
+            update(Category)
+            .where(col(Category.code) == code)
+            .values(auto_approve=True, auto_dispatch=True)
+        )
 
 
 def random_order_point(rng: random.Random, data: Dataset) -> tuple[str, float, float]:

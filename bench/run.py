@@ -28,6 +28,7 @@ from scipy.optimize import linear_sum_assignment
 from sqlalchemy import Engine, insert
 
 from app.accounts.models import User
+from app.auth.principal import load_principal
 from app.auth.security import issue_access_token
 from app.common.clock import utcnow
 from app.common.crypto import SensitiveCodec
@@ -37,7 +38,6 @@ from app.db import make_engine, make_sessionmaker, open_session
 from app.dispatch.batch import Strategy, assign_batch, plan
 from app.dispatch.service import ranked_candidates
 from app.orders.models import Order
-from app.auth.principal import load_principal
 from bench.dataset import CATEGORIES, Dataset, build, make_category_self_serve, random_order_point
 from tests.conftest import create_postgres_database, drop_postgres_database, migrate
 
@@ -78,9 +78,21 @@ def database(kind: str, tmp: Path) -> Iterator[tuple[str, Engine]]:
 def _transient_order(rng: random.Random, data: Dataset) -> Order:
     code, lat, lng = random_order_point(rng, data)
     category = "care" if rng.random() < 0.5 else rng.choice(CATEGORIES)
-    return Order(id=new_id(), region_code=code, wgs_lat=lat, wgs_lng=lng, category_code=category,
-                 requester_id=new_id(), title="x", review_site_id=new_id(), contact_name="x",
-                 contact_phone_cipher=b"", contact_phone_masked="", channel="app", status="unassigned")
+    return Order(
+        id=new_id(),
+        region_code=code,
+        wgs_lat=lat,
+        wgs_lng=lng,
+        category_code=category,
+        requester_id=new_id(),
+        title="x",
+        review_site_id=new_id(),
+        contact_name="x",
+        contact_phone_cipher=b"",
+        contact_phone_masked="",
+        channel="app",
+        status="unassigned",
+    )
 
 
 def bench_ranking(kind: str, counties: int, samples: int, tmp: Path) -> dict[str, Any]:
@@ -99,9 +111,13 @@ def bench_ranking(kind: str, counties: int, samples: int, tmp: Path) -> dict[str
                 if i >= 50:  # warm-up
                     timings.append(elapsed)
                     candidates.append(len(ranked))
-        return {"backend": kind, "teams": data.team_count, "p50_ms": round(pct(timings, 0.5), 3),
-                "p99_ms": round(pct(timings, 0.99), 3),
-                "mean_candidates": round(statistics.mean(candidates), 1)}
+        return {
+            "backend": kind,
+            "teams": data.team_count,
+            "p50_ms": round(pct(timings, 0.5), 3),
+            "p99_ms": round(pct(timings, 0.99), 3),
+            "mean_candidates": round(statistics.mean(candidates), 1),
+        }
 
 
 def _free_port() -> int:
@@ -113,11 +129,28 @@ def _free_port() -> int:
 @contextmanager
 def serve(url: str, workers: int) -> Iterator[str]:
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "DIANDAN_ENV": "test", "DIANDAN_EMBEDDED_WORKER": "false"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DIANDAN_ENV": "test",
+        "DIANDAN_EMBEDDED_WORKER": "false",
+    }
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/uvicorn"), "bench.serve:app", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env,
+        [
+            str(ROOT / ".venv/bin/uvicorn"),
+            "bench.serve:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -135,8 +168,13 @@ def serve(url: str, workers: int) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
-async def _load(base: str, make_request: Callable[[int], tuple[str, dict[str, Any]]], headers: dict[str, str],
-                clients: int, seconds: float) -> dict[str, Any]:
+async def _load(
+    base: str,
+    make_request: Callable[[int], tuple[str, dict[str, Any]]],
+    headers: dict[str, str],
+    clients: int,
+    seconds: float,
+) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -152,18 +190,27 @@ async def _load(base: str, make_request: Callable[[int], tuple[str, dict[str, An
             if response.status_code != 201:
                 errors += 1
                 if errors < 3:
-                    print("  unexpected", response.status_code, response.text[:300], file=sys.stderr)
+                    print(
+                        "  unexpected", response.status_code, response.text[:300], file=sys.stderr
+                    )
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
         started = time.perf_counter()
         await asyncio.gather(*(one_client(http) for _ in range(clients)))
         elapsed = time.perf_counter() - started
-    return {"requests": len(latencies), "errors": errors, "rps": round(len(latencies) / elapsed, 1),
-            "p50_ms": round(pct(latencies, 0.5), 2), "p99_ms": round(pct(latencies, 0.99), 2)}
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(pct(latencies, 0.5), 2),
+        "p99_ms": round(pct(latencies, 0.99), 2),
+    }
 
 
-def bench_http(kind: str, counties: int, seconds: float, clients: int, workers: int, tmp: Path) -> dict[str, Any]:
+def bench_http(
+    kind: str, counties: int, seconds: float, clients: int, workers: int, tmp: Path
+) -> dict[str, Any]:
     from bench.bare_model import BenchRow
 
     with database(kind, tmp) as (url, engine):
@@ -174,24 +221,39 @@ def bench_http(kind: str, counties: int, seconds: float, clients: int, workers: 
         codec = SensitiveCodec(settings.data_key_value)
         user_id = new_id()
         with engine.begin() as conn:
-            conn.execute(insert(User), [{
-                "id": user_id, "display_name": "压测居民", "is_active": True, "created_at": utcnow(),
-                "phone_cipher": codec.encrypt("13900000001", context="phone"),
-                "phone_hash": codec.lookup_hash("13900000001", context="phone"),
-                "phone_masked": "139****0001",
-            }])
+            conn.execute(
+                insert(User),
+                [
+                    {
+                        "id": user_id,
+                        "display_name": "压测居民",
+                        "is_active": True,
+                        "created_at": utcnow(),
+                        "phone_cipher": codec.encrypt("13900000001", context="phone"),
+                        "phone_hash": codec.lookup_hash("13900000001", context="phone"),
+                        "phone_masked": "139****0001",
+                    }
+                ],
+            )
         token, _ = issue_access_token(user_id, settings)
         headers = {"Authorization": f"Bearer {token}"}
         rng = random.Random(3)
 
         def bare(_: int) -> tuple[str, dict[str, Any]]:
             code, lat, lng = random_order_point(rng, data)
-            return "/bench/bare", {"title": "帮独居老人买药", "region_code": code, "lat": lat, "lng": lng}
+            return "/bench/bare", {
+                "title": "帮独居老人买药",
+                "region_code": code,
+                "lat": lat,
+                "lng": lng,
+            }
 
         def place(_: int) -> tuple[str, dict[str, Any]]:
             code, lat, lng = random_order_point(rng, data)
             return "/api/v1/orders", {
-                "category_code": "care", "title": "帮独居老人买药", "region_code": code,
+                "category_code": "care",
+                "title": "帮独居老人买药",
+                "region_code": code,
                 "location": {"lat": lat, "lng": lng, "coord_system": "wgs84"},
                 "contact_name": "张大爷",
             }
@@ -207,13 +269,23 @@ def bench_http(kind: str, counties: int, seconds: float, clients: int, workers: 
             dispatched = session.exec(
                 select(func.count()).select_from(Order).where(Order.status == "dispatching")
             ).one()
-        return {"backend": kind, "teams": data.team_count, "clients": clients, "workers": workers,
-                "bare_insert": baseline, "place_and_dispatch": product, "orders_dispatched": dispatched,
-                "throughput_ratio": round(product["rps"] / baseline["rps"], 3),
-                "p99_ratio": round(product["p99_ms"] / baseline["p99_ms"], 3)}
+        return {
+            "backend": kind,
+            "teams": data.team_count,
+            "clients": clients,
+            "workers": workers,
+            "bare_insert": baseline,
+            "place_and_dispatch": product,
+            "orders_dispatched": dispatched,
+            "throughput_ratio": round(product["rps"] / baseline["rps"], 3),
+            "p99_ratio": round(product["p99_ms"] / baseline["p99_ms"], 3),
+        }
 
 
-def bench_batch(kind: str, counties: int, orders: int, tmp: Path) -> dict[str, Any]:
+def bench_batch(
+    kind: str, counties: int, orders: int, tmp: Path, *, one_county: bool = False
+) -> dict[str, Any]:
+    """`one_county`: a campaign day, every order in one county, where capacity binds."""
     with database(kind, tmp) as (url, engine):
         data = build(engine, counties=counties)
         settings = settings_for(url)
@@ -225,27 +297,73 @@ def bench_batch(kind: str, counties: int, orders: int, tmp: Path) -> dict[str, A
         from sqlmodel import select
 
         from app.sites.models import Site
+
         factory = make_sessionmaker(engine)
         with open_session(factory, write=False) as s:
             site_by_region = dict(s.exec(select(Site.region_code, Site.id)).all())
         with engine.begin() as conn:
-            conn.execute(insert(User), [{"id": admin_id, "display_name": "管理员", "is_active": True, "created_at": now}])
+            conn.execute(
+                insert(User),
+                [{"id": admin_id, "display_name": "管理员", "is_active": True, "created_at": now}],
+            )
             from app.accounts.models import RoleGrant
-            conn.execute(insert(RoleGrant), [{"id": new_id(), "user_id": admin_id, "role": "platform_admin",
-                                              "site_id": None, "created_at": now}])
+
+            conn.execute(
+                insert(RoleGrant),
+                [
+                    {
+                        "id": new_id(),
+                        "user_id": admin_id,
+                        "role": "platform_admin",
+                        "site_id": None,
+                        "created_at": now,
+                    }
+                ],
+            )
+            villages = (
+                data.villages[: len(data.villages) // counties] if one_county else data.villages
+            )
             for _ in range(orders):
-                code, lat, lng = random_order_point(rng, data)
-                rows.append({"id": new_id(), "requester_id": admin_id, "category_code": "care" if rng.random() < 0.6 else rng.choice(CATEGORIES),
-                             "title": "批量", "description": "", "address": "", "region_code": code,
-                             "review_site_id": site_by_region[code], "people_needed": 1, "contact_name": "x",
-                             "contact_phone_cipher": b"x", "contact_phone_masked": "x", "channel": "app",
-                             "status": "unassigned", "report_photos": [], "volunteer_ids": [], "last_event_seq": 0,
-                             "lat": lat, "lng": lng, "coord_system": "wgs84", "wgs_lat": lat, "wgs_lng": lng,
-                             "created_at": now, "updated_at": now})
+                code, lat, lng = random_order_point(rng, Dataset(villages=villages))
+                rows.append(
+                    {
+                        "id": new_id(),
+                        "requester_id": admin_id,
+                        "category_code": "care" if rng.random() < 0.6 else rng.choice(CATEGORIES),
+                        "title": "批量",
+                        "description": "",
+                        "address": "",
+                        "region_code": code,
+                        "review_site_id": site_by_region[code],
+                        "people_needed": 1,
+                        "contact_name": "x",
+                        "contact_phone_cipher": b"x",
+                        "contact_phone_masked": "x",
+                        "channel": "app",
+                        "status": "unassigned",
+                        "report_photos": [],
+                        "volunteer_ids": [],
+                        "last_event_seq": 0,
+                        "lat": lat,
+                        "lng": lng,
+                        "coord_system": "wgs84",
+                        "wgs_lat": lat,
+                        "wgs_lng": lng,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
             conn.execute(insert(Order), rows)
         with open_session(factory, write=False) as s:
             from sqlmodel import col
-            pending = list(s.exec(select(Order).where(Order.status == "unassigned").order_by(col(Order.created_at))).all())
+
+            pending = list(
+                s.exec(
+                    select(Order)
+                    .where(Order.status == "unassigned")
+                    .order_by(col(Order.created_at))
+                ).all()
+            )
             results = {}
             for strategy in (Strategy.JOINT, Strategy.GREEDY):
                 started = time.perf_counter()
@@ -256,9 +374,17 @@ def bench_batch(kind: str, counties: int, orders: int, tmp: Path) -> dict[str, A
                 for order_id, team_id in outcome.assigned.items():
                     c = next(c for c in candidates[index[order_id]] if c.team.team_id == team_id)
                     distance += c.distance_km or 0.0
-                results[strategy.value] = {"assigned": len(outcome.assigned), "total_distance_km": round(distance, 1),
-                                           "total_cost": round(outcome.total_cost, 1), "plan_seconds": round(elapsed, 4)}
-            slots = sum(min(sum(1 for cl in candidates for c in cl if c.team.team_id == t), n) for t, n in free.items() if n > 0)
+                results[strategy.value] = {
+                    "assigned": len(outcome.assigned),
+                    "total_distance_km": round(distance, 1),
+                    "total_cost": round(outcome.total_cost, 1),
+                    "plan_seconds": round(elapsed, 4),
+                }
+            slots = sum(
+                min(sum(1 for cl in candidates for c in cl if c.team.team_id == t), n)
+                for t, n in free.items()
+                if n > 0
+            )
         # The bare solve: one dense matrix of the same shape as the joint problem.
         shape = (len(pending), max(slots, len(pending)))
         matrix = np.random.default_rng(0).uniform(0, 50, size=shape)
@@ -266,27 +392,45 @@ def bench_batch(kind: str, counties: int, orders: int, tmp: Path) -> dict[str, A
         linear_sum_assignment(matrix)
         bare_seconds = time.perf_counter() - started
         with open_session(factory, write=True) as s:
-            from app.accounts.models import User as U
-            principal = load_principal(s, s.get(U, admin_id))  # type: ignore[arg-type]
+            principal = load_principal(s, s.get(User, admin_id))  # type: ignore[arg-type]
             started = time.perf_counter()
-            outcome = assign_batch(session=s, settings=settings, actor=principal, region_code=None,
-                                   strategy=Strategy.JOINT, limit=orders)
+            outcome = assign_batch(
+                session=s,
+                settings=settings,
+                actor=principal,
+                region_code=None,
+                strategy=Strategy.JOINT,
+                limit=orders,
+            )
             s.commit()
             end_to_end = time.perf_counter() - started
-        return {"backend": kind, "teams": data.team_count, "orders": orders, "joint": results["joint"],
-                "greedy": results["greedy"],
-                "distance_saving_vs_greedy": round(1 - results["joint"]["total_distance_km"] / results["greedy"]["total_distance_km"], 4)
-                if results["greedy"]["total_distance_km"] else None,
-                "bare_solve_shape": list(shape), "bare_solve_seconds": round(bare_seconds, 4),
-                "end_to_end_seconds_with_writes": round(end_to_end, 4),
-                "end_to_end_ratio": round(end_to_end / bare_seconds, 2),
-                "plan_ratio": round(results["joint"]["plan_seconds"] / bare_seconds, 2),
-                "assigned_end_to_end": len(outcome.assigned)}
+        return {
+            "backend": kind,
+            "scenario": "one county" if one_county else "whole city",
+            "teams": data.team_count,
+            "orders": orders,
+            "joint": results["joint"],
+            "greedy": results["greedy"],
+            "distance_saving_vs_greedy": round(
+                1 - results["joint"]["total_distance_km"] / results["greedy"]["total_distance_km"],
+                4,
+            )
+            if results["greedy"]["total_distance_km"]
+            else None,
+            "bare_solve_shape": list(shape),
+            "bare_solve_seconds": round(bare_seconds, 4),
+            "end_to_end_seconds_with_writes": round(end_to_end, 4),
+            "end_to_end_ratio": round(end_to_end / bare_seconds, 2),
+            "plan_ratio": round(results["joint"]["plan_seconds"] / bare_seconds, 2),
+            "assigned_end_to_end": len(outcome.assigned),
+        }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="small and short, to check the harness")
+    parser.add_argument(
+        "--quick", action="store_true", help="small and short, to check the harness"
+    )
     args = parser.parse_args()
     tmp = ROOT / "var"
     tmp.mkdir(exist_ok=True)
@@ -294,16 +438,25 @@ def main() -> None:
     results: dict[str, Any] = {"when": utcnow().isoformat(), "cpu_count": os.cpu_count()}
     small, large = (2, 6) if quick else (8, 76)
     samples = 200 if quick else 2000
-    results["ranking"] = [bench_ranking(kind, n, samples, tmp)
-                          for kind in ("postgresql", "sqlite") for n in (small, large)]
+    results["ranking"] = [
+        bench_ranking(kind, n, samples, tmp)
+        for kind in ("postgresql", "sqlite")
+        for n in (small, large)
+    ]
     for row in results["ranking"]:
         print("ranking", json.dumps(row, ensure_ascii=False), flush=True)
     seconds = 3.0 if quick else 10.0
-    results["http"] = [bench_http(kind, small, seconds, 16, 2, tmp) for kind in ("sqlite", "postgresql")]
+    results["http"] = [
+        bench_http(kind, small, seconds, 16, 2, tmp) for kind in ("sqlite", "postgresql")
+    ]
     for row in results["http"]:
         print("http", json.dumps(row, ensure_ascii=False), flush=True)
-    results["batch"] = bench_batch("postgresql", small, 200 if quick else 1000, tmp)
-    print("batch", json.dumps(results["batch"], ensure_ascii=False), flush=True)
+    results["batch"] = [
+        bench_batch("postgresql", small, 200 if quick else 1000, tmp, one_county=one)
+        for one in (False, True)
+    ]
+    for row in results["batch"]:
+        print("batch", json.dumps(row, ensure_ascii=False), flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))
 

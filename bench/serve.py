@@ -7,6 +7,7 @@ one row through SQLModel, on the same engine and session dependency, served by t
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
+
 from app.db import DbSession
 from app.main import create_app
 from bench.bare_model import BenchRow

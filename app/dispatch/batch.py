@@ -6,20 +6,29 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
+from sqlalchemy import insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.auth.principal import Principal
+from app.catalog.models import Category
+from app.common.clock import utcnow
+from app.common.ids import new_id
 from app.config import Settings
 from app.dispatch.matching import Candidate, TeamFacts, assign_greedily, assign_jointly, rank
 from app.dispatch.models import DispatchMode, Offer, OfferStatus
-from app.dispatch.service import dispatch_to, order_facts, team_facts
-from app.orders.models import Order
+from app.dispatch.service import FACT_COLUMNS, facts_from_rows, order_facts
+from app.notifications.models import OutboxMessage, OutboxStatus
+from app.orders.lifecycle import actor_role
+from app.orders.models import Order, OrderEvent
 from app.orders.states import OrderStatus
 from app.regions.codes import ancestors
 from app.regions.scope import RegionScope
-from app.teams.models import Team, TeamSpecialty, TeamStatus
+from app.teams.models import MemberRole, Team, TeamMember, TeamSpecialty, TeamStatus
+from app.volunteers.models import Volunteer
 
 CANDIDATES_PER_ORDER = 10
 
@@ -44,14 +53,14 @@ def plan(
     for order in orders:
         regions.add(order.region_code)
         regions.update(ancestors(order.region_code))
-    teams = session.exec(
-        select(Team).where(
+    rows = session.execute(
+        sa_select(*FACT_COLUMNS).where(
             col(Team.region_code).in_(regions),
-            Team.status == TeamStatus.ACTIVE.value,
+            col(Team.status) == TeamStatus.ACTIVE.value,
             col(Team.active_orders) < col(Team.capacity),
         )
     ).all()
-    facts = {t.id: team_facts(t) for t in teams}
+    facts = {f.team_id: f for f in facts_from_rows(rows)}
     specialties: dict[str, set[uuid.UUID]] = defaultdict(set)
     if facts:
         for team_id, code in session.exec(
@@ -117,13 +126,118 @@ def assign_batch(
     if not orders:
         return BatchOutcome(assigned={}, unassigned=[], total_cost=0.0)
     candidates, _, outcome = plan(session, orders, strategy)
-    for index, order in enumerate(orders):
-        team_id = outcome.assigned.get(order.id)
-        if team_id is None:
-            continue
-        chosen = [c for c in candidates[index] if c.team.team_id == team_id]
-        dispatch_to(session, settings, actor, order, chosen, DispatchMode.AUTO)
+    _offer_in_bulk(session, settings, actor, orders, candidates, outcome, strategy)
     return outcome
+
+
+def _offer_in_bulk(
+    session: Session,
+    settings: Settings,
+    actor: Principal,
+    orders: list[Order],
+    candidates: list[list[Candidate]],
+    outcome: BatchOutcome,
+    strategy: Strategy,
+) -> None:
+    """The same rows `dispatch_to` writes for one order (the move, its event, the offer and the
+    leader's notification), written for all orders in a handful of statements."""
+    if not outcome.assigned:
+        return
+    now = utcnow()
+    expires = now + timedelta(minutes=settings.offer_timeout_minutes)
+    accept_hours = dict(session.exec(select(Category.code, Category.accept_hours)).all())
+    by_category: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for order in orders:
+        if order.id in outcome.assigned:
+            by_category[order.category_code].append(order.id)
+    seqs: dict[uuid.UUID, int] = {}
+    for category_code, ids in by_category.items():
+        moved = session.execute(
+            update(Order)
+            .where(col(Order.id).in_(ids), col(Order.status) == OrderStatus.UNASSIGNED.value)
+            .values(
+                status=OrderStatus.DISPATCHING.value,
+                dispatch_mode=DispatchMode.AUTO.value,
+                accept_due_at=now + timedelta(hours=accept_hours.get(category_code, 24)),
+                updated_at=now,
+                last_event_seq=col(Order.last_event_seq) + 1,
+            )
+            .returning(col(Order.id), col(Order.last_event_seq))
+            .execution_options(synchronize_session=False)
+        ).all()
+        seqs.update({order_id: seq for order_id, seq in moved})
+    names = {c.team.team_id: c.team.name for ranked in candidates for c in ranked}
+    leaders = dict(
+        session.execute(
+            sa_select(col(TeamMember.team_id), col(Volunteer.user_id))
+            .join(Volunteer, col(Volunteer.id) == col(TeamMember.volunteer_id))
+            .where(
+                col(TeamMember.team_id).in_(set(outcome.assigned.values())),
+                col(TeamMember.role) == MemberRole.LEADER.value,
+            )
+        ).all()
+    )
+    offers, events, messages = [], [], []
+    by_id = {o.id: o for o in orders}
+    for order_id, seq in seqs.items():
+        order, team_id = by_id[order_id], outcome.assigned[order_id]
+        offers.append(
+            {
+                "id": new_id(),
+                "order_id": order_id,
+                "team_id": team_id,
+                "mode": DispatchMode.AUTO.value,
+                "rank": 1,
+                "status": OfferStatus.PENDING.value,
+                "offered_by_id": actor.id,
+                "offered_at": now,
+                "expires_at": expires,
+            }
+        )
+        events.append(
+            {
+                "id": new_id(),
+                "order_id": order_id,
+                "seq": seq,
+                "kind": OrderStatus.DISPATCHING.value,
+                "from_status": OrderStatus.UNASSIGNED.value,
+                "to_status": OrderStatus.DISPATCHING.value,
+                "actor_id": actor.id,
+                "actor_role": actor_role(actor, order),
+                "reason": None,
+                "at": now,
+                "data": {
+                    "mode": DispatchMode.AUTO.value,
+                    "batch": strategy.value,
+                    "teams": [{"team_id": str(team_id), "name": names.get(team_id, "")}],
+                    "expires_at": expires.isoformat(),
+                },
+            }
+        )
+        if team_id in leaders:
+            messages.append(
+                {
+                    "id": new_id(),
+                    "topic": "offer.created",
+                    "recipient_user_id": leaders[team_id],
+                    "payload": {
+                        "order_id": str(order_id),
+                        "title": order.title,
+                        "expires_at": expires.isoformat(),
+                    },
+                    "status": OutboxStatus.PENDING.value,
+                    "attempts": 0,
+                    "available_at": now,
+                    "created_at": now,
+                }
+            )
+    for model, rows in ((Offer, offers), (OrderEvent, events), (OutboxMessage, messages)):
+        if rows:
+            session.execute(insert(model), rows)
+    unmoved = [order_id for order_id in outcome.assigned if order_id not in seqs]
+    for order_id in unmoved:  # moved by someone else meanwhile: not this batch's to offer
+        outcome.assigned.pop(order_id)
+        outcome.unassigned.append(order_id)
 
 
 __all__ = ["BatchOutcome", "RegionScope", "Strategy", "assign_batch", "plan"]

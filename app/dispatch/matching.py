@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -59,7 +59,25 @@ class Candidate:
     team: TeamFacts
     level_distance: int
     distance_km: float | None
-    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the team stands where it does, in Chinese and English (built only when shown)."""
+        team = self.team
+        reasons = [_level_reason(self.level_distance)]
+        if self.distance_km is None:
+            reasons.append("距离未知 / distance unknown")
+        else:
+            reasons.append(f"距离 {self.distance_km:.1f} 公里 / {self.distance_km:.1f} km away")
+        reasons.append(
+            f"在办 {team.active_orders}/{team.capacity} 单 / holding {team.active_orders} of "
+            f"{team.capacity}"
+        )
+        if team.score is None:
+            reasons.append("暂无评分,按中性值 / not scored yet, neutral value used")
+        else:
+            reasons.append(f"评分 {team.score:.2f} / score {team.score:.2f}")
+        return reasons
 
     @property
     def load(self) -> float:
@@ -95,7 +113,7 @@ def _level_reason(level_distance: int) -> str:
 
 
 def evaluate(order: OrderFacts, team: TeamFacts) -> Candidate | None:
-    """The team as a candidate with its reasons, or None when it is out of range or full.
+    """The team as a candidate, or None when it is out of range or full.
 
     Specialty, status and the ancestor-region rule are applied by the query that loads teams.
     """
@@ -106,22 +124,7 @@ def evaluate(order: OrderFacts, team: TeamFacts) -> Candidate | None:
     if radius is not None and distance is not None and distance > radius:
         return None
     level_distance = int(level_of(order.region_code)) - int(level_of(team.region_code))
-    reasons = [_level_reason(level_distance)]
-    if distance is None:
-        reasons.append("距离未知 / distance unknown")
-    else:
-        reasons.append(f"距离 {distance:.1f} 公里 / {distance:.1f} km away")
-    reasons.append(
-        f"在办 {team.active_orders}/{team.capacity} 单 / holding {team.active_orders} of "
-        f"{team.capacity}"
-    )
-    if team.score is None:
-        reasons.append("暂无评分,按中性值 / not scored yet, neutral value used")
-    else:
-        reasons.append(f"评分 {team.score:.2f} / score {team.score:.2f}")
-    return Candidate(
-        team=team, level_distance=level_distance, distance_km=distance, reasons=reasons
-    )
+    return Candidate(team=team, level_distance=level_distance, distance_km=distance)
 
 
 def rank(order: OrderFacts, teams: Sequence[TeamFacts]) -> list[Candidate]:

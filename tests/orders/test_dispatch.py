@@ -318,3 +318,15 @@ def test_batch_assigns_waiting_orders_within_capacity(
         for o in orders
     ]
     assert sorted(states) == ["dispatching"] * 3 + ["unassigned"]
+    first = body["assigned"][0]
+    events = client.get(
+        f"/api/v1/orders/{first['order_id']}/events", headers=ow.as_(w.center_admin)
+    ).json()
+    assert [e["kind"] for e in events] == ["placed", "unassigned", "dispatching"]
+    assert [e["seq"] for e in events] == [1, 2, 3]
+    assert events[2]["data"]["batch"] == "joint"
+    assert events[2]["data"]["teams"][0]["team_id"] == first["team_id"]
+    offers = db.exec(select(Offer).where(Offer.order_id == uuid.UUID(first["order_id"]))).all()
+    assert [(str(o.team_id), o.status) for o in offers] == [(first["team_id"], "pending")]
+    told = db.exec(select(OutboxMessage).where(OutboxMessage.topic == "offer.created")).all()
+    assert len(told) == 3
