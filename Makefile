@@ -36,7 +36,7 @@ typecheck: install
 	$(VENV)/bin/mypy app tests bench
 
 pytest: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $${PYTEST_WORKERS:-2} $(PYTEST_ARGS)
 
 ## the whole suite: lint, types, and every test against SQLite and PostgreSQL
 test: lint typecheck pytest
