@@ -45,7 +45,7 @@ def test_stream_is_scoped(ow: OrderWorld, client: TestClient) -> None:
 def test_an_open_order_streams_keep_alives_until_the_time_limit(
     ow: OrderWorld, client: TestClient
 ) -> None:
-    ow.client.app.state.settings.stream_max_seconds = 0.3  # type: ignore[attr-defined]
+    ow.client.app.state.settings.stream_max_seconds = 2.0  # type: ignore[attr-defined]
     ow.client.app.state.settings.stream_poll_seconds = 0.05  # type: ignore[attr-defined]
     order = ow.place()
     status, text = _read(client, f"/api/v1/orders/{order['id']}/stream", ow.as_(ow.world.resident))
