@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.scoring.rules import ScoreSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'diandan.db'}"
 
@@ -76,6 +78,17 @@ class Settings(BaseSettings):
     stream_poll_seconds: float = 1.0
     stream_max_seconds: float = 300.0
 
+    # Team score (see app/scoring/rules.py).
+    score_rating_prior_mean: float = 4.0
+    score_rating_prior_weight: float = 5.0
+    score_completion_prior_rate: float = 0.8
+    score_completion_prior_weight: float = 3.0
+    score_accept_target_hours: float = 2.0
+    score_weight_rating: float = 0.5
+    score_weight_completion: float = 0.2
+    score_weight_speed: float = 0.15
+    score_weight_regularity: float = 0.15
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env is not Environment.PRODUCTION:
@@ -104,6 +117,20 @@ class Settings(BaseSettings):
     @property
     def data_key_value(self) -> str:
         return self.data_key.get_secret_value() if self.data_key else DEV_DATA_KEY
+
+    @property
+    def score_settings(self) -> ScoreSettings:
+        return ScoreSettings(
+            rating_prior_mean=self.score_rating_prior_mean,
+            rating_prior_weight=self.score_rating_prior_weight,
+            completion_prior_rate=self.score_completion_prior_rate,
+            completion_prior_weight=self.score_completion_prior_weight,
+            accept_target_hours=self.score_accept_target_hours,
+            weight_rating=self.score_weight_rating,
+            weight_completion=self.score_weight_completion,
+            weight_speed=self.score_weight_speed,
+            weight_regularity=self.score_weight_regularity,
+        )
 
     @property
     def run_embedded_worker(self) -> bool:

@@ -26,6 +26,7 @@ from app.integrations.sms import HttpSmsSender, LogSmsSender, SmsSender
 from app.integrations.wechat import WeChatClient
 from app.orders.router import router as orders_router
 from app.regions.router import router as regions_router
+from app.scoring.router import router as scoring_router
 from app.sites.router import router as sites_router
 from app.teams.projects import router as projects_router
 from app.teams.router import router as teams_router
@@ -126,6 +127,7 @@ def create_app(
         volunteers_router,
         orders_router,
         dispatch_router,
+        scoring_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -9,6 +9,7 @@ from app.notifications.models import OutboxMessage
 from app.orders.models import Complaint, Order, OrderEvent, OrderRating
 from app.records.models import ServiceRecord
 from app.regions.models import Region
+from app.scoring.models import TeamStats
 from app.sites.models import Site
 from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty
 from app.volunteers.models import Volunteer
@@ -32,6 +33,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "TeamSpecialty",
+    "TeamStats",
     "User",
     "Volunteer",
 ]

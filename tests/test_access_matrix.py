@@ -921,6 +921,7 @@ SIGNED_IN_ROUTES: list[tuple[str, str, Callable[[Scene], Call]]] = [
      lambda s: Call("POST", f"/teams/{s.a.team.id}/projects",
                     {"title": "匿名项目", "category_code": "care"})),
     ("GET", "/projects", lambda s: Call("GET", "/projects")),
+    ("GET", "/teams/{team_id}/score", lambda s: Call("GET", f"/teams/{s.a.team.id}/score")),
     ("PATCH", "/projects/{project_id}",
      lambda s: Call("PATCH", f"/projects/{s.a.team.id}", {"active": False})),
     ("POST", "/teams/{team_id}/members",

@@ -20,7 +20,7 @@ from app.common.ids import new_id
 from app.config import Settings
 from app.dispatch.matching import Candidate, TeamFacts, assign_greedily, assign_jointly, rank
 from app.dispatch.models import DispatchMode, Offer, OfferStatus
-from app.dispatch.service import FACT_COLUMNS, facts_from_rows, order_facts
+from app.dispatch.service import fact_select, facts_from_rows, order_facts
 from app.notifications.models import OutboxMessage, OutboxStatus
 from app.orders.lifecycle import actor_role
 from app.orders.models import Order, OrderEvent
@@ -54,7 +54,7 @@ def plan(
         regions.add(order.region_code)
         regions.update(ancestors(order.region_code))
     rows = session.execute(
-        sa_select(*FACT_COLUMNS).where(
+        fact_select().where(
             col(Team.region_code).in_(regions),
             col(Team.status) == TeamStatus.ACTIVE.value,
             col(Team.active_orders) < col(Team.capacity),

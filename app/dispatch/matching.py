@@ -20,8 +20,11 @@ from scipy.optimize import linear_sum_assignment
 
 from app.common.geo import haversine_km
 from app.regions.codes import level_of
+from app.scoring.rules import TeamCounts, team_score
 
-NEUTRAL_SCORE = 0.5  # until the scoring module rates a team: the middle of the 0..1 scale
+# A team with no history yet scores what the priors alone give (0.61 with the default priors),
+# the same value its first counters start from, so history moves it up or down from there.
+NEUTRAL_SCORE = team_score(TeamCounts()).score
 DISTANCE_BAND_KM = 1.0
 # Batch cost, in kilometre-equivalents: climbing one level costs as much as 20 km of distance.
 LEVEL_COST_KM = 20.0
@@ -74,7 +77,7 @@ class Candidate:
             f"{team.capacity}"
         )
         if team.score is None:
-            reasons.append("暂无评分,按中性值 / not scored yet, neutral value used")
+            reasons.append("暂无服务记录,按先验评分 / no history yet, prior score used")
         else:
             reasons.append(f"评分 {team.score:.2f} / score {team.score:.2f}")
         return reasons

@@ -61,9 +61,11 @@ def dispatch_order(
 
 
 @router.post("/orders/{order_id}/accept", response_model=OrderOut)
-def accept_order(order_id: uuid.UUID, session: DbSession, caller: CurrentPrincipal) -> OrderOut:
+def accept_order(
+    order_id: uuid.UUID, session: DbSession, settings: AppSettings, caller: CurrentPrincipal
+) -> OrderOut:
     """接单, by the leader of an offered team. Of concurrent accepts exactly one wins."""
-    order = service.accept(session=session, actor=caller, order_id=order_id)
+    order = service.accept(session=session, settings=settings, actor=caller, order_id=order_id)
     session.commit()
     return orders_out(session, caller, [order], utcnow())[0]
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Select, update
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app.auth.principal import Principal
@@ -28,6 +28,8 @@ from app.orders.lifecycle import conflict, move, record_event
 from app.orders.models import Order
 from app.orders.states import OrderStatus
 from app.regions.codes import ancestors
+from app.scoring import team_stats
+from app.scoring.models import TeamStats
 from app.teams.models import Team, TeamSpecialty, TeamStatus
 
 GRAB_MAX_TEAMS = 50
@@ -69,7 +71,17 @@ FACT_COLUMNS = (
     col(Team.service_radius_km),
     col(Team.capacity),
     col(Team.active_orders),
+    col(TeamStats.score),
 )
+
+
+def fact_select() -> Select[*tuple[Any, ...]]:
+    """Team facts with the stored score (None for a team not scored yet)."""
+    return (
+        sa_select(*FACT_COLUMNS)
+        .select_from(Team)
+        .outerjoin(TeamStats, col(TeamStats.team_id) == col(Team.id))
+    )
 
 
 def facts_from_rows(rows: Sequence[Any]) -> list[TeamFacts]:
@@ -88,7 +100,7 @@ def eligible_teams(session: Session, *, region_code: str, category_code: str) ->
         .exists()
     )
     rows = session.execute(
-        sa_select(*FACT_COLUMNS).where(
+        fact_select().where(
             col(Team.region_code).in_(regions),
             col(Team.status) == TeamStatus.ACTIVE.value,
             col(Team.active_orders) < col(Team.capacity),
@@ -281,6 +293,7 @@ def dispatch_to(
     values: dict[str, object] = {"dispatch_mode": mode.value}
     if status is OrderStatus.ACCEPTED and order.team_id is not None:
         _release_team(session, order.team_id)
+        team_stats.record_release(session, settings, order.team_id)
         values.update(team_id=None, accepted_at=None)
     category = session.get(Category, order.category_code)
     values["accept_due_at"] = utcnow() + timedelta(hours=category.accept_hours if category else 24)
@@ -317,7 +330,7 @@ def _open_offer_for(session: Session, actor: Principal, order_id: uuid.UUID) -> 
     return offers[0]
 
 
-def accept(*, session: Session, actor: Principal, order_id: uuid.UUID) -> Order:
+def accept(*, session: Session, settings: Settings, actor: Principal, order_id: uuid.UUID) -> Order:
     """The offered team's leader takes the order. Exactly one team wins; the others get 409."""
     if not actor.led_team_ids:
         raise Forbidden(
@@ -352,6 +365,9 @@ def accept(*, session: Session, actor: Principal, order_id: uuid.UUID) -> Order:
             code="team_full",
             current_state=order.status,
         )
+    team_stats.record_accept(
+        session, settings, offer.team_id, (now - offer.offered_at).total_seconds()
+    )
     category = session.get(Category, order.category_code)
     complete_hours = category.complete_hours if category else 168
     move(

@@ -214,11 +214,17 @@ def start_service(
 
 @router.post("/orders/{order_id}/complete", response_model=OrderOut)
 def complete_service(
-    order_id: uuid.UUID, body: CompleteService, session: DbSession, caller: CurrentPrincipal
+    order_id: uuid.UUID,
+    body: CompleteService,
+    session: DbSession,
+    settings: AppSettings,
+    caller: CurrentPrincipal,
 ) -> OrderOut:
     """结项: the completion report and each volunteer's actual service hours (travel excluded),
     stored as service records in whole minutes."""
-    order = service.complete(session=session, actor=caller, order_id=order_id, data=body)
+    order = service.complete(
+        session=session, settings=settings, actor=caller, order_id=order_id, data=body
+    )
     session.commit()
     return _one(session, caller, order)
 
@@ -236,10 +242,16 @@ def cancel_order(
     "/orders/{order_id}/rating", response_model=RatingOut, status_code=status.HTTP_201_CREATED
 )
 def rate_order(
-    order_id: uuid.UUID, body: RatingCreate, session: DbSession, caller: CurrentPrincipal
+    order_id: uuid.UUID,
+    body: RatingCreate,
+    session: DbSession,
+    settings: AppSettings,
+    caller: CurrentPrincipal,
 ) -> RatingOut:
     """评单: once, by the requester, on a completed order."""
-    rating = service.rate(session=session, actor=caller, order_id=order_id, data=body)
+    rating = service.rate(
+        session=session, settings=settings, actor=caller, order_id=order_id, data=body
+    )
     session.commit()
     return RatingOut(
         stars=rating.stars,

@@ -33,6 +33,7 @@ from app.orders.states import REQUESTER_CANCELLABLE, OrderStatus
 from app.records.models import ServiceRecord
 from app.regions.codes import ancestors
 from app.regions.queries import get_region
+from app.scoring import team_stats
 from app.sites.models import Site
 from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty, TeamStatus
 from app.volunteers.models import Volunteer, VolunteerStatus
@@ -294,7 +295,12 @@ def start(
 
 
 def complete(
-    *, session: Session, actor: Principal, order_id: uuid.UUID, data: CompleteService
+    *,
+    session: Session,
+    settings: Settings,
+    actor: Principal,
+    order_id: uuid.UUID,
+    data: CompleteService,
 ) -> Order:
     order = _holding_leader_order(session, actor, order_id, "结项")
     team_id = order.team_id
@@ -334,6 +340,7 @@ def complete(
             )
         )
     dispatch.release_team(session, team_id)
+    team_stats.record_completion(session, settings, team_id)
     session.flush()
     return order
 
@@ -374,7 +381,12 @@ def cancel(*, session: Session, actor: Principal, order_id: uuid.UUID, reason: s
 
 
 def rate(
-    *, session: Session, actor: Principal, order_id: uuid.UUID, data: RatingCreate
+    *,
+    session: Session,
+    settings: Settings,
+    actor: Principal,
+    order_id: uuid.UUID,
+    data: RatingCreate,
 ) -> OrderRating:
     order = visible_order(session, actor, order_id)
     if order.requester_id != actor.id:
@@ -398,6 +410,7 @@ def rate(
     assert order.team_id is not None
     rating = OrderRating(order_id=order.id, team_id=order.team_id, **data.model_dump())
     session.add(rating)
+    team_stats.record_rating(session, settings, order.team_id, data.stars)
     session.flush()
     return rating
 

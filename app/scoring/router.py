@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from app.auth.deps import AppSettings, CurrentPrincipal
+from app.common.clock import utcnow
+from app.db import DbSession
+from app.errors import PROBLEM_RESPONSES
+from app.scoring.models import TeamStats
+from app.scoring.schemas import ScorePart, TeamScoreOut
+from app.scoring.team_stats import breakdown, counts_of
+from app.teams.service import get_team
+
+router = APIRouter(tags=["scoring"], responses=PROBLEM_RESPONSES)
+
+
+@router.get("/teams/{team_id}/score", response_model=TeamScoreOut)
+def read_team_score(
+    team_id: uuid.UUID, session: DbSession, settings: AppSettings, _caller: CurrentPrincipal
+) -> TeamScoreOut:
+    """The team's score and how it is made: a Bayesian average of its ratings, its completion
+    rate, how soon it accepts offers, and how regularly it served over the last 12 months."""
+    team = get_team(session, team_id)
+    stats = session.get(TeamStats, team.id)
+    now = utcnow()
+    counts = counts_of(stats, now)
+    result = breakdown(stats, settings, now)
+    weights = settings.score_settings
+    mean_hours = counts.accept_seconds_sum / counts.accepts / 3600 if counts.accepts else None
+    return TeamScoreOut(
+        team_id=team.id,
+        score=result.score,
+        scored=stats is not None,
+        bayesian_rating=result.bayesian_rating,
+        ratings=counts.rating_count,
+        parts={
+            "rating": ScorePart(
+                value=result.rating,
+                weight=weights.weight_rating,
+                detail=f"{counts.rating_count} 个评价,贝叶斯均值 {result.bayesian_rating:.2f} 星 / "
+                f"{counts.rating_count} ratings, Bayesian mean {result.bayesian_rating:.2f} stars",
+            ),
+            "completion": ScorePart(
+                value=result.completion,
+                weight=weights.weight_completion,
+                detail=f"完成 {counts.orders_completed},被改派 {counts.orders_released} / "
+                f"{counts.orders_completed} completed, {counts.orders_released} taken away",
+            ),
+            "speed": ScorePart(
+                value=result.speed,
+                weight=weights.weight_speed,
+                detail="暂无接单记录 / no accepts yet"
+                if mean_hours is None
+                else f"平均 {mean_hours:.1f} 小时接单 / accepts in {mean_hours:.1f} h on average",
+            ),
+            "regularity": ScorePart(
+                value=result.regularity,
+                weight=weights.weight_regularity,
+                detail=f"近12个月中 {counts.months_served_last_year} 个月有服务 / served in "
+                f"{counts.months_served_last_year} of the last 12 months",
+            ),
+        },
+    )
