@@ -83,8 +83,9 @@ def _name(i: int) -> str:
     )
 
 
-def _demo_id_number(i: int) -> str:
-    first17 = f"140802{1970 + i % 40:04d}{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"
+def synthetic_id_number(i: int) -> str:
+    """A well-formed, invented ID number (valid date and check digit) for demo and test data."""
+    first17 = f"140802{1960 + i % 50:04d}{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"
     return first17 + id_check_char(first17)
 
 
@@ -118,7 +119,7 @@ class DemoLoader:
     ) -> Volunteer:
         self.counter += 1
         phone = f"1390354{self.counter:04d}"
-        id_number = _demo_id_number(self.counter)
+        id_number = synthetic_id_number(self.counter)
         volunteer = Volunteer(
             user_id=user.id,
             real_name=name,

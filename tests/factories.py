@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
@@ -11,9 +12,10 @@ from app.accounts.models import GrantedRole, RoleGrant, User
 from app.accounts.service import PHONE_CONTEXT, phone_fields
 from app.auth.security import hash_password, issue_access_token
 from app.common.crypto import SensitiveCodec
-from app.common.identity import id_check_char, mask_id_number, mask_phone
+from app.common.identity import mask_id_number, mask_phone
 from app.common.location import Location, location_columns
 from app.config import Settings
+from app.demo import synthetic_id_number
 from app.regions.codes import level_of, parent_code
 from app.regions.models import Region
 from app.sites.models import Site
@@ -23,12 +25,18 @@ from app.volunteers.models import Volunteer, VolunteerStatus
 from app.volunteers.service import ID_CONTEXT
 
 PASSWORD = "correct horse battery"
+
+
+@functools.cache
+def _hash(password: str) -> str:
+    """Argon2 is slow on purpose: hash each test password once per run."""
+    return hash_password(password)
+
+
 _counter = itertools.count(1)
 
 
-def valid_id_number(n: int) -> str:
-    first17 = f"140802{1960 + n % 50:04d}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
-    return first17 + id_check_char(first17)
+valid_id_number = synthetic_id_number
 
 
 @dataclass
@@ -36,7 +44,6 @@ class Factory:
     session: Session
     settings: Settings
     codec: SensitiveCodec
-    _password_hash: str = field(default="", init=False)
 
     def region(self, code: str, name: str | None = None) -> Region:
         existing = self.session.get(Region, code)
@@ -83,13 +90,7 @@ class Factory:
             self.region(home_region)
         if username and password is None:
             password = PASSWORD
-        if password and not self._password_hash and password == PASSWORD:
-            self._password_hash = hash_password(PASSWORD)
-        password_hash = (
-            (self._password_hash if password == PASSWORD else hash_password(password))
-            if password
-            else None
-        )
+        password_hash = _hash(password) if password else None
         user = User(
             username=username,
             password_hash=password_hash,

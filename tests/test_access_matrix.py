@@ -9,7 +9,6 @@ villages of its township, a center's admin the county, a platform admin everythi
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,12 +21,11 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.accounts.models import RoleGrant, User
-from app.auth.security import hash_password
 from app.catalog.models import Category
 from app.sites.models import Site
 from app.teams.models import Team, TeamMember, TeamSpecialty
 from app.volunteers.models import Volunteer, VolunteerStatus
-from tests.factories import PASSWORD, Factory, World
+from tests.factories import Factory, World
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -49,18 +47,6 @@ A_LEADER_MASKED = "王*"
 A_MEMBER_NAME = "李甲员"
 A_PENDING_NAME = "赵甲申"
 A_SPARE_NAME = "钱甲备"
-
-
-@functools.cache
-def _password_hash() -> str:
-    return hash_password(PASSWORD)
-
-
-@pytest.fixture
-def make(make: Factory) -> Factory:
-    """The shared factory, with the test password hashed once per run instead of per test."""
-    make._password_hash = _password_hash()
-    return make
 
 
 @dataclass

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from app.accounts.models import SmsCode, User
@@ -32,60 +32,12 @@ from app.volunteers.models import Volunteer, VolunteerStatus
 from tests.auth.conftest import SMS_GATEWAY_URL, SmsGateway, problem
 from tests.conftest import Backend, settings_for
 from tests.factories import Factory, valid_id_number
+from tests.rendezvous import Rendezvous
 
 N = 8
 VILLAGE = "140802100200"
 TOWNSHIP = "140802100000"
 PHONE = "13912345678"
-
-
-class Rendezvous:
-    """Holds the first `parties` connections that run a matching statement until all have run it.
-
-    `strict=False` is for code that may serialise the requests before that statement (a lock):
-    then they cannot all get there together, and after `timeout` each goes on alone.
-    """
-
-    def __init__(
-        self,
-        engine: Engine,
-        parties: int,
-        match: str,
-        *,
-        strict: bool = True,
-        timeout: float = 15.0,
-    ) -> None:
-        self.engine = engine
-        self.parties = parties
-        self.match = match
-        self.strict = strict
-        self.barrier = threading.Barrier(parties, timeout=timeout)
-        self.arrived: set[int] = set()
-        self.broken = False
-        self._lock = threading.Lock()
-
-    def _after_execute(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if self.match not in " ".join(statement.split()):
-            return
-        key = id(conn.connection.dbapi_connection)
-        with self._lock:
-            if key in self.arrived or len(self.arrived) >= self.parties:
-                return
-            self.arrived.add(key)
-        try:
-            self.barrier.wait()
-        except threading.BrokenBarrierError:
-            self.broken = True
-
-    def __enter__(self) -> Rendezvous:
-        event.listen(self.engine, "after_cursor_execute", self._after_execute)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        event.remove(self.engine, "after_cursor_execute", self._after_execute)
-        if self.strict:
-            assert not self.broken, "the requests did not all reach the rendezvous together"
-            assert len(self.arrived) == self.parties
 
 
 Call = Callable[[TestClient], httpx.Response]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from typing import Any
 
@@ -11,10 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.auth.security import hash_password
 from app.common.geo import CoordSystem, to_wgs84
 from app.sites.models import Site
-from tests.factories import PASSWORD, Factory
+from tests.factories import Factory
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -25,18 +23,6 @@ TOWNSHIP = "140802100000"
 VILLAGE = "140802100200"
 SIBLING_VILLAGE = "140802100201"
 OTHER_COUNTY_VILLAGE = "140803100200"
-
-
-@functools.cache
-def _password_hash() -> str:
-    return hash_password(PASSWORD)
-
-
-@pytest.fixture
-def make(make: Factory) -> Factory:
-    """The shared factory, with the test password hashed once per run instead of per test."""
-    make._password_hash = _password_hash()
-    return make
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import functools
 import uuid
 from typing import Any
 
@@ -13,11 +12,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.accounts.models import User
-from app.auth.security import hash_password
 from app.catalog.models import Category
 from app.teams.models import Team, TeamStatus
 from app.volunteers.models import Volunteer, VolunteerStatus
-from tests.factories import PASSWORD, Factory, World
+from tests.factories import Factory, World
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -27,18 +25,6 @@ TOWNSHIP = "140802100000"
 VILLAGE = "140802100200"  # make.world's village
 SIBLING_VILLAGE = "140802100201"
 OTHER_COUNTY_VILLAGE = "140803100200"
-
-
-@functools.cache
-def _password_hash() -> str:
-    return hash_password(PASSWORD)
-
-
-@pytest.fixture
-def make(make: Factory) -> Factory:
-    """The shared factory, with the test password hashed once per run instead of per test."""
-    make._password_hash = _password_hash()
-    return make
 
 
 @pytest.fixture

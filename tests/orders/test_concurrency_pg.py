@@ -22,7 +22,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
@@ -42,6 +42,7 @@ from app.teams.models import Team
 from app.worker.tasks import LEASE, claim_messages, deliver_one, deliver_outbox, run_once
 from tests.conftest import Backend, offline_http_client, settings_for
 from tests.factories import Factory
+from tests.rendezvous import Rendezvous
 
 COUNTY = "140802000000"
 TOWNSHIP = "140802100000"
@@ -56,42 +57,6 @@ AFTER_AUTH = "FROM team_member WHERE team_member.volunteer_id ="
 AFTER_OFFER_TAKEN = "UPDATE dispatch_offer SET status="
 # The worker's claim of orders with expired offers.
 EXPIRY_CLAIM = "FROM service_order WHERE service_order.id IN (SELECT dispatch_offer.order_id"
-
-
-class Rendezvous:
-    """Holds the first `parties` connections that run a statement containing `match` (after it
-    ran) until all of them have run it."""
-
-    def __init__(self, engine: Engine, parties: int, match: str, timeout: float = 15.0) -> None:
-        self.engine = engine
-        self.parties = parties
-        self.match = match
-        self.barrier = threading.Barrier(parties, timeout=timeout)
-        self.arrived: set[int] = set()
-        self.broken = False
-        self._lock = threading.Lock()
-
-    def _after_execute(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if self.match not in " ".join(statement.split()):
-            return
-        key = id(conn.connection.dbapi_connection)
-        with self._lock:
-            if key in self.arrived or len(self.arrived) >= self.parties:
-                return
-            self.arrived.add(key)
-        try:
-            self.barrier.wait()
-        except threading.BrokenBarrierError:
-            self.broken = True
-
-    def __enter__(self) -> Rendezvous:
-        event.listen(self.engine, "after_cursor_execute", self._after_execute)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        event.remove(self.engine, "after_cursor_execute", self._after_execute)
-        assert not self.broken, f"the parties did not all reach {self.match!r} together"
-        assert len(self.arrived) == self.parties
 
 
 def together(tasks: Sequence[Callable[[], T]]) -> list[T]:

@@ -1,0 +1,57 @@
+"""Making concurrent requests really overlap: each waits after a chosen statement for the rest."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+
+class Rendezvous:
+    """Holds the first `parties` connections that run a matching statement until all have run it.
+
+    `strict=False` is for code that may serialise the requests before that statement (a lock):
+    then they cannot all get there together, and after `timeout` each goes on alone.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        parties: int,
+        match: str,
+        *,
+        strict: bool = True,
+        timeout: float = 15.0,
+    ) -> None:
+        self.engine = engine
+        self.parties = parties
+        self.match = match
+        self.strict = strict
+        self.barrier = threading.Barrier(parties, timeout=timeout)
+        self.arrived: set[int] = set()
+        self.broken = False
+        self._lock = threading.Lock()
+
+    def _after_execute(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if self.match not in " ".join(statement.split()):
+            return
+        key = id(conn.connection.dbapi_connection)
+        with self._lock:
+            if key in self.arrived or len(self.arrived) >= self.parties:
+                return
+            self.arrived.add(key)
+        try:
+            self.barrier.wait()
+        except threading.BrokenBarrierError:
+            self.broken = True
+
+    def __enter__(self) -> Rendezvous:
+        event.listen(self.engine, "after_cursor_execute", self._after_execute)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "after_cursor_execute", self._after_execute)
+        if self.strict:
+            assert not self.broken, "the requests did not all reach the rendezvous together"
+            assert len(self.arrived) == self.parties
