@@ -23,13 +23,14 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.notifications.outbox import notify, site_admin_user_ids
 from app.orders.lifecycle import conflict, first_event, move, record_event
 from app.orders.models import Complaint, Order, OrderRating
+from app.orders.queries import can_see_order
 from app.orders.schemas import (
     Channel,
     CompleteService,
     OrderCreate,
     RatingCreate,
 )
-from app.orders.states import REQUESTER_CANCELLABLE, OrderStatus
+from app.orders.states import HELD, REQUESTER_CANCELLABLE, OrderStatus
 from app.records.models import ServiceRecord
 from app.regions.codes import ancestors
 from app.regions.queries import get_region
@@ -194,8 +195,6 @@ def place(
 
 
 def visible_order(session: Session, actor: Principal, order_id: uuid.UUID) -> Order:
-    from app.orders.queries import can_see_order
-
     order = session.get(Order, order_id)
     if order is None or not can_see_order(session, actor, order):
         raise NotFound("未找到该订单 / no such order", code="order_not_found")
@@ -349,8 +348,6 @@ def cancel(*, session: Session, actor: Principal, order_id: uuid.UUID, reason: s
     order = dispatch.lock_order(session, order_id)
     is_requester = order.requester_id == actor.id
     is_admin = actor.admin_scope.covers(order.region_code)
-    from app.orders.queries import can_see_order
-
     if not (is_requester or is_admin):
         if can_see_order(session, actor, order):
             raise Forbidden(
@@ -360,11 +357,7 @@ def cancel(*, session: Session, actor: Principal, order_id: uuid.UUID, reason: s
         raise NotFound("未找到该订单 / no such order", code="order_not_found")
     if is_requester and not is_admin and OrderStatus(order.status) not in REQUESTER_CANCELLABLE:
         raise conflict(order, "取消 cancel")
-    held_by = (
-        order.team_id
-        if order.status in (OrderStatus.ACCEPTED.value, OrderStatus.IN_SERVICE.value)
-        else None
-    )
+    held_by = order.team_id if OrderStatus(order.status) in HELD else None
     move(
         session,
         order,
