@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.scoring.rules import ScoreSettings
+from app.scoring.rules import DEFAULT_STAR_HOURS, ScoreSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'diandan.db'}"
@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     stream_poll_seconds: float = 1.0
     stream_max_seconds: float = 300.0
 
+    # Star levels by recorded hours, per jurisdiction (the common national scale by default).
+    star_thresholds_hours: list[int] = Field(default_factory=lambda: list(DEFAULT_STAR_HOURS))
     # Team score (see app/scoring/rules.py).
     score_rating_prior_mean: float = 4.0
     score_rating_prior_weight: float = 5.0
@@ -88,6 +90,13 @@ class Settings(BaseSettings):
     score_weight_completion: float = 0.2
     score_weight_speed: float = 0.15
     score_weight_regularity: float = 0.15
+
+    @model_validator(mode="after")
+    def _stars_ascend(self) -> Settings:
+        stars = self.star_thresholds_hours
+        if not stars or any(h <= 0 for h in stars) or stars != sorted(set(stars)):
+            raise ValueError("DIANDAN_STAR_THRESHOLDS_HOURS must be positive and strictly rising")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

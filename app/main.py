@@ -25,6 +25,7 @@ from app.health import router as health_router
 from app.integrations.sms import HttpSmsSender, LogSmsSender, SmsSender
 from app.integrations.wechat import WeChatClient
 from app.orders.router import router as orders_router
+from app.records.router import router as records_router
 from app.regions.router import router as regions_router
 from app.scoring.router import router as scoring_router
 from app.sites.router import router as sites_router
@@ -128,6 +129,7 @@ def create_app(
         orders_router,
         dispatch_router,
         scoring_router,
+        records_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

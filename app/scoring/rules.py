@@ -92,3 +92,27 @@ def team_score(counts: TeamCounts, settings: ScoreSettings = ScoreSettings()) ->
         speed=round(speed, 6),
         regularity=round(regularity, 6),
     )
+
+
+DEFAULT_STAR_HOURS = (100, 300, 600, 1000, 1500)  # the common national scale, 1★ … 5★
+
+
+@dataclass(frozen=True)
+class StarStanding:
+    level: int  # 0 … len(thresholds)
+    next_level_hours: int | None  # None at the top
+    hours_to_next: float | None
+
+
+def star_standing(
+    minutes: int, thresholds_hours: tuple[int, ...] = DEFAULT_STAR_HOURS
+) -> StarStanding:
+    """The star level recorded hours make a volunteer eligible for (granting is a separate step)."""
+    hours = minutes / 60
+    level = sum(1 for threshold in thresholds_hours if hours >= threshold)
+    if level >= len(thresholds_hours):
+        return StarStanding(level=level, next_level_hours=None, hours_to_next=None)
+    target = thresholds_hours[level]
+    return StarStanding(
+        level=level, next_level_hours=target, hours_to_next=round(target - hours, 2)
+    )

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from app.scoring.rules import ScoreSettings, TeamCounts, bayesian_average, team_score
+from app.scoring.rules import (
+    ScoreSettings,
+    TeamCounts,
+    bayesian_average,
+    star_standing,
+    team_score,
+)
 
 
 def test_one_five_star_rating_does_not_beat_forty_4_8s() -> None:
@@ -50,3 +56,31 @@ def test_priors_and_weights_are_configurable() -> None:
     assert b.bayesian_rating == pytest.approx(4.0)
     assert b.score == pytest.approx(0.75)
     assert bayesian_average(0, 0, prior_mean=3.5, prior_weight=2) == 3.5
+
+
+@pytest.mark.parametrize(
+    ("minutes", "level", "next_hours", "to_next"),
+    [
+        (0, 0, 100, 100.0),
+        (99 * 60 + 59, 0, 100, 0.02),
+        (100 * 60, 1, 300, 200.0),
+        (600 * 60, 3, 1000, 400.0),
+        (1500 * 60, 5, None, None),
+        (9000 * 60, 5, None, None),
+    ],
+)
+def test_star_standing_on_the_national_scale(
+    minutes: int, level: int, next_hours: int | None, to_next: float | None
+) -> None:
+    standing = star_standing(minutes)
+    assert (standing.level, standing.next_level_hours, standing.hours_to_next) == (
+        level,
+        next_hours,
+        to_next,
+    )
+
+
+def test_star_thresholds_are_configurable() -> None:
+    beijing = (100, 200, 500, 800, 1000)
+    assert star_standing(250 * 60, beijing).level == 2
+    assert star_standing(250 * 60).level == 1
