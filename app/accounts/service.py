@@ -198,6 +198,14 @@ def check_sms_code(
     return number if consumed.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
+def _signed_in(session: Session, user: User) -> User:
+    if not user.is_active:
+        raise Unauthorized("账号不可用 / the account is not active", code="inactive_account")
+    user.last_login_at = utcnow()
+    session.flush()
+    return user
+
+
 def user_for_phone(*, session: Session, codec: SensitiveCodec, phone: str) -> User:
     """The user with this phone number, created as a resident on first sign-in."""
     phone_hash = codec.lookup_hash(phone, context=PHONE_CONTEXT)
@@ -205,11 +213,7 @@ def user_for_phone(*, session: Session, codec: SensitiveCodec, phone: str) -> Us
     if user is None:
         user = User(display_name=f"居民{phone[-4:]}", **phone_fields(codec, phone))
         session.add(user)
-    if not user.is_active:
-        raise Unauthorized("账号不可用 / the account is not active", code="inactive_account")
-    user.last_login_at = utcnow()
-    session.flush()
-    return user
+    return _signed_in(session, user)
 
 
 def user_for_wechat(*, session: Session, openid: str) -> User:
@@ -217,8 +221,4 @@ def user_for_wechat(*, session: Session, openid: str) -> User:
     if user is None:
         user = User(display_name="微信用户", wechat_openid=openid)
         session.add(user)
-    if not user.is_active:
-        raise Unauthorized("账号不可用 / the account is not active", code="inactive_account")
-    user.last_login_at = utcnow()
-    session.flush()
-    return user
+    return _signed_in(session, user)

@@ -6,9 +6,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.accounts import service as accounts
+from app.accounts.models import User
 from app.auth.deps import AppSettings, Codec
 from app.auth.schemas import SmsCodeRequest, SmsCodeSent, SmsLogin, TokenOut, WeChatLogin
 from app.auth.security import issue_access_token
+from app.config import Settings
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES, Unauthorized, Unavailable
 from app.integrations.sms import SmsSender
@@ -33,6 +35,11 @@ def _wechat(request: Request) -> WeChatClient:
     return client
 
 
+def _token_for(user: User, settings: Settings) -> TokenOut:
+    token, expires_in = issue_access_token(user.id, settings)
+    return TokenOut(access_token=token, expires_in=expires_in)
+
+
 @router.post("/token", response_model=TokenOut)
 def password_login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], session: DbSession, settings: AppSettings
@@ -42,8 +49,7 @@ def password_login(
         session=session, username=form.username, password=form.password
     )
     session.commit()
-    token, expires_in = issue_access_token(user.id, settings)
-    return TokenOut(access_token=token, expires_in=expires_in)
+    return _token_for(user, settings)
 
 
 @router.post("/sms-code", response_model=SmsCodeSent)
@@ -73,8 +79,7 @@ def sms_login(body: SmsLogin, session: DbSession, settings: AppSettings, codec: 
         raise Unauthorized("验证码错误或已过期 / the code is wrong or expired", code="bad_sms_code")
     user = accounts.user_for_phone(session=session, codec=codec, phone=phone)
     session.commit()
-    token, expires_in = issue_access_token(user.id, settings)
-    return TokenOut(access_token=token, expires_in=expires_in)
+    return _token_for(user, settings)
 
 
 @router.post("/wechat", response_model=TokenOut)
@@ -88,5 +93,4 @@ def wechat_login(
     identity = wechat.code_to_session(body.js_code)
     user = accounts.user_for_wechat(session=session, openid=identity.openid)
     session.commit()
-    token, expires_in = issue_access_token(user.id, settings)
-    return TokenOut(access_token=token, expires_in=expires_in)
+    return _token_for(user, settings)
