@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.accounts.models import GrantedRole, RoleGrant, User
@@ -66,21 +68,13 @@ class Principal:
         return roles
 
 
-def load_principal(
-    session: Session,
-    user: User,
-    *,
-    volunteer: Volunteer | None = None,
-    volunteer_known: bool = False,
+GrantRow = tuple[str, uuid.UUID | None, str | None]  # role, site, the site's region
+
+
+def _principal(
+    session: Session, user: User, volunteer: Volunteer | None, grants: Sequence[GrantRow]
 ) -> Principal:
-    """Roles, admin scope and teams of `user`. With `volunteer_known`, `volunteer` is the
-    user's profile (or None), loaded by the same query as the user."""
-    grants = session.exec(
-        select(RoleGrant.role, RoleGrant.site_id, Site.region_code)
-        .join(Site, col(Site.id) == col(RoleGrant.site_id), isouter=True)
-        .where(RoleGrant.user_id == user.id)
-    ).all()
-    principal = Principal(user=user)
+    principal = Principal(user=user, volunteer=volunteer)
     for role, site_id, region_code in grants:
         if role == GrantedRole.PLATFORM_ADMIN.value:
             principal.platform_admin = True
@@ -88,9 +82,6 @@ def load_principal(
             principal.integrator = True
         elif role == GrantedRole.SITE_ADMIN.value and site_id and region_code:
             principal.admin_of_sites.append(SiteAdminScope(site_id, region_code))
-    if not volunteer_known:
-        volunteer = session.exec(select(Volunteer).where(Volunteer.user_id == user.id)).first()
-    principal.volunteer = volunteer
     if volunteer is not None and volunteer.status == VolunteerStatus.APPROVED.value:
         memberships = session.exec(
             select(TeamMember.team_id, TeamMember.role).where(
@@ -104,14 +95,28 @@ def load_principal(
     return principal
 
 
+def load_principal(session: Session, user: User) -> Principal:
+    """Roles, admin scope and teams of a user already loaded."""
+    principal = load_principal_by_id(session, user.id)
+    if principal is None:
+        return Principal(user=user)
+    return principal
+
+
 def load_principal_by_id(session: Session, user_id: uuid.UUID) -> Principal | None:
-    """The active user and their volunteer profile in one query, then their grants."""
-    row = session.exec(
-        select(User, Volunteer)
-        .join(Volunteer, col(Volunteer.user_id) == col(User.id), isouter=True)
-        .where(User.id == user_id)
-    ).first()
-    if row is None or not row[0].is_active:
+    """The active user, their volunteer profile and their grants in one query (one row per
+    grant); a volunteer's memberships in a second."""
+    rows = session.execute(
+        sa_select(
+            User, Volunteer, col(RoleGrant.role), col(RoleGrant.site_id), col(Site.region_code)
+        )
+        .outerjoin(Volunteer, col(Volunteer.user_id) == col(User.id))
+        .outerjoin(RoleGrant, col(RoleGrant.user_id) == col(User.id))
+        .outerjoin(Site, col(Site.id) == col(RoleGrant.site_id))
+        .where(col(User.id) == user_id)
+    ).all()
+    if not rows or not rows[0][0].is_active:
         return None
-    user, volunteer = row
-    return load_principal(session, user, volunteer=volunteer, volunteer_known=True)
+    user, volunteer = rows[0][0], rows[0][1]
+    grants = [(r[2], r[3], r[4]) for r in rows if r[2] is not None]
+    return _principal(session, user, volunteer, grants)

@@ -7,6 +7,7 @@ import math
 import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -33,22 +34,30 @@ from app.orders.schemas import (
 from app.orders.states import HELD, REQUESTER_CANCELLABLE, OrderStatus
 from app.records.models import ServiceRecord
 from app.regions.codes import ancestors
-from app.regions.queries import get_region
+from app.regions.models import Region
+from app.regions.queries import check_code
 from app.scoring import team_stats
 from app.sites.models import Site
 from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty, TeamStatus
 from app.volunteers.models import Volunteer, VolunteerStatus
 
 
-def review_site_for(session: Session, region_code: str) -> Site:
-    """The nearest site at or above the region: its admins review the order."""
-    chain = [region_code, *ancestors(region_code)]
-    sites = {
-        s.region_code: s for s in session.exec(select(Site).where(col(Site.region_code).in_(chain)))
-    }
+def region_and_review_site(session: Session, region_code: str) -> tuple[Region, Site]:
+    """The order's region and the nearest site at or above it, whose admins review the order:
+    one query over the region's chain of ancestors."""
+    chain = [check_code(region_code), *ancestors(region_code)]
+    rows = session.execute(
+        sa_select(Region, Site)
+        .outerjoin(Site, col(Site.region_code) == col(Region.code))
+        .where(col(Region.code).in_(chain))
+    ).all()
+    found = {region.code: (region, site) for region, site in rows}
+    if region_code not in found:
+        raise NotFound(f"未找到该区划 / no region {region_code}", code="region_not_found")
     for code in chain:
-        if code in sites:
-            return sites[code]
+        site = found.get(code, (None, None))[1]
+        if site is not None:
+            return found[region_code][0], site
     raise Invalid(
         "该地区还没有新时代文明实践站点 / no practice site covers this region",
         code="region_without_site",
@@ -126,8 +135,7 @@ def place(
     now = utcnow()
     preferred_team_id, category_code = _menu_choice(session, data)
     category = _active_category(session, category_code)
-    region = get_region(session, data.region_code)
-    site = review_site_for(session, region.code)
+    region, site = region_and_review_site(session, data.region_code)
     _check_window(data, now)
     requester = actor.user
     if data.channel is Channel.HOTLINE:
