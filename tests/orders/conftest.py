@@ -44,6 +44,37 @@ class OrderWorld:
         assert response.status_code == 201, response.text
         return dict(response.json())
 
+    def _post(self, path: str, user: Any, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.client.post(path, json=body, headers=self.as_(user))
+        assert response.status_code in (200, 201), response.text
+        return dict(response.json())
+
+    def accepted(self, **overrides: Any) -> dict[str, Any]:
+        """Approved, offered to the station's team, and accepted by its leader."""
+        w = self.world
+        order = self.approved(**overrides)
+        self._post(
+            f"/api/v1/orders/{order['id']}/dispatch", w.station_admin, {"team_id": str(w.team.id)}
+        )
+        return self._post(f"/api/v1/orders/{order['id']}/accept", w.leader)
+
+    def in_service(self, **overrides: Any) -> dict[str, Any]:
+        order = self.accepted(**overrides)
+        return self._post(f"/api/v1/orders/{order['id']}/start", self.world.leader)
+
+    def completed(self, hours: float = 1.0, **overrides: Any) -> dict[str, Any]:
+        """Served by the station team's member for `hours`."""
+        w = self.world
+        order = self.in_service(**overrides)
+        return self._post(
+            f"/api/v1/orders/{order['id']}/complete",
+            w.leader,
+            {
+                "report": "完成",
+                "hours": [{"volunteer_id": str(w.member_volunteer.id), "hours": hours}],
+            },
+        )
+
     def approved(self, **overrides: Any) -> dict[str, Any]:
         order = self.place(**overrides)
         response = self.client.post(

@@ -260,13 +260,7 @@ def test_redispatch_from_accepted_releases_the_team(
     ow: OrderWorld, client: TestClient, db: Session
 ) -> None:
     w = ow.world
-    order = ow.approved()
-    client.post(
-        f"/api/v1/orders/{order['id']}/dispatch",
-        json={"team_id": str(w.team.id)},
-        headers=ow.as_(w.station_admin),
-    )
-    client.post(f"/api/v1/orders/{order['id']}/accept", headers=ow.as_(w.leader))
+    order = ow.accepted()
     again = client.post(
         f"/api/v1/orders/{order['id']}/dispatch",
         json={"team_id": str(ow.township_team.id)},

@@ -160,14 +160,7 @@ def test_illegal_moves_answer_409_with_the_current_state(
 
 def test_only_the_requester_rates_and_cancel_rules(ow: OrderWorld, client: TestClient) -> None:
     w = ow.world
-    order = ow.approved()
-    client.post(
-        f"/api/v1/orders/{order['id']}/dispatch",
-        json={"team_id": str(w.team.id)},
-        headers=ow.as_(w.station_admin),
-    )
-    client.post(f"/api/v1/orders/{order['id']}/accept", headers=ow.as_(w.leader))
-    client.post(f"/api/v1/orders/{order['id']}/start", headers=ow.as_(w.leader))
+    order = ow.in_service()
     requester_cancel = client.post(
         f"/api/v1/orders/{order['id']}/cancel",
         json={"reason": "不需要了"},
@@ -210,13 +203,7 @@ def test_only_the_requester_rates_and_cancel_rules(ow: OrderWorld, client: TestC
 def test_completion_hours_must_be_team_members_and_sane(ow: OrderWorld, client: TestClient) -> None:
     w = ow.world
     stranger = ow.make.volunteer(w.village, name="外人")
-    order = ow.approved()
-    client.post(
-        f"/api/v1/orders/{order['id']}/dispatch",
-        json={"team_id": str(w.team.id)},
-        headers=ow.as_(w.station_admin),
-    )
-    client.post(f"/api/v1/orders/{order['id']}/accept", headers=ow.as_(w.leader))
+    order = ow.accepted()
     early = client.post(
         f"/api/v1/orders/{order['id']}/complete",
         headers=ow.as_(w.leader),
@@ -357,22 +344,7 @@ def test_unrated_completed_orders_close_by_themselves(
     ow: OrderWorld, client: TestClient, app: FastAPI, settings: Settings
 ) -> None:
     w = ow.world
-    order = ow.approved()
-    client.post(
-        f"/api/v1/orders/{order['id']}/dispatch",
-        json={"team_id": str(w.team.id)},
-        headers=ow.as_(w.station_admin),
-    )
-    client.post(f"/api/v1/orders/{order['id']}/accept", headers=ow.as_(w.leader))
-    client.post(f"/api/v1/orders/{order['id']}/start", headers=ow.as_(w.leader))
-    client.post(
-        f"/api/v1/orders/{order['id']}/complete",
-        headers=ow.as_(w.leader),
-        json={
-            "report": "完成",
-            "hours": [{"volunteer_id": str(w.member_volunteer.id), "hours": 1}],
-        },
-    )
+    order = ow.completed()
     notifier = Notifier(codec=SensitiveCodec(settings.data_key_value))
     soon = run_once(
         app.state.sessionmaker,

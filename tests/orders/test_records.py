@@ -11,25 +11,7 @@ from tests.orders.conftest import OrderWorld
 
 
 def _complete(ow: OrderWorld, client: TestClient, member_hours: float) -> str:
-    w = ow.world
-    order = ow.approved()
-    client.post(
-        f"/api/v1/orders/{order['id']}/dispatch",
-        json={"team_id": str(w.team.id)},
-        headers=ow.as_(w.station_admin),
-    )
-    client.post(f"/api/v1/orders/{order['id']}/accept", headers=ow.as_(w.leader))
-    client.post(f"/api/v1/orders/{order['id']}/start", headers=ow.as_(w.leader))
-    done = client.post(
-        f"/api/v1/orders/{order['id']}/complete",
-        headers=ow.as_(w.leader),
-        json={
-            "report": "完成",
-            "hours": [{"volunteer_id": str(w.member_volunteer.id), "hours": member_hours}],
-        },
-    )
-    assert done.status_code == 200, done.text
-    return str(order["id"])
+    return str(ow.completed(member_hours)["id"])
 
 
 def test_a_volunteer_sees_records_hours_and_star_standing(

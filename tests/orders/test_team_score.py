@@ -15,29 +15,11 @@ from tests.orders.conftest import OrderWorld
 
 
 def _serve_and_rate(ow: OrderWorld, client: TestClient, stars: int) -> None:
-    w = ow.world
-    order = ow.approved()
-    client.post(
-        f"/api/v1/orders/{order['id']}/dispatch",
-        json={"team_id": str(w.team.id)},
-        headers=ow.as_(w.station_admin),
-    )
-    assert (
-        client.post(f"/api/v1/orders/{order['id']}/accept", headers=ow.as_(w.leader)).status_code
-        == 200
-    )
-    client.post(f"/api/v1/orders/{order['id']}/start", headers=ow.as_(w.leader))
-    done = client.post(
-        f"/api/v1/orders/{order['id']}/complete",
-        headers=ow.as_(w.leader),
-        json={
-            "report": "完成",
-            "hours": [{"volunteer_id": str(w.member_volunteer.id), "hours": 1}],
-        },
-    )
-    assert done.status_code == 200
+    order = ow.completed()
     rated = client.post(
-        f"/api/v1/orders/{order['id']}/rating", json={"stars": stars}, headers=ow.as_(w.resident)
+        f"/api/v1/orders/{order['id']}/rating",
+        json={"stars": stars},
+        headers=ow.as_(ow.world.resident),
     )
     assert rated.status_code == 201
 
