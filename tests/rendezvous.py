@@ -3,9 +3,31 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
+import httpx
 from sqlalchemy import Engine, event
+
+T = TypeVar("T")
+
+
+def together(tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """Run each task on its own thread, released at once by a barrier."""
+    start = threading.Barrier(len(tasks), timeout=30)
+
+    def run(task: Callable[[], T]) -> T:
+        start.wait()
+        return task()
+
+    with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
+        return list(pool.map(run, tasks))
+
+
+def statuses(responses: Sequence[httpx.Response]) -> Counter[int]:
+    return Counter(r.status_code for r in responses)
 
 
 class Rendezvous:

@@ -9,10 +9,8 @@ a check-then-act bug would pass most runs.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
+import functools
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +30,7 @@ from app.volunteers.models import Volunteer, VolunteerStatus
 from tests.auth.conftest import SMS_GATEWAY_URL, SmsGateway, problem
 from tests.conftest import Backend, settings_for
 from tests.factories import Factory, valid_id_number
-from tests.rendezvous import Rendezvous
+from tests.rendezvous import Rendezvous, statuses, together
 
 N = 8
 VILLAGE = "140802100200"
@@ -53,19 +51,10 @@ def post(url: str, *, headers: dict[str, str] | None = None, json: Any = None) -
 
 def in_parallel(app: FastAPI, calls: Sequence[Call]) -> list[httpx.Response]:
     """Run each call on its own thread and TestClient, released together."""
-    start = threading.Barrier(len(calls), timeout=30)
-
-    def run(call: Call) -> httpx.Response:
-        client = TestClient(app)
-        start.wait()
-        return call(client)
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
-
-
-def statuses(responses: list[httpx.Response]) -> Counter[int]:
-    return Counter(r.status_code for r in responses)
+    clients = [TestClient(app) for _ in calls]
+    return together(
+        [functools.partial(call, client) for call, client in zip(calls, clients, strict=True)]
+    )
 
 
 @dataclass

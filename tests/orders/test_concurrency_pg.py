@@ -13,7 +13,6 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -42,7 +41,7 @@ from app.teams.models import Team
 from app.worker.tasks import LEASE, claim_messages, deliver_one, deliver_outbox, run_once
 from tests.conftest import Backend, offline_http_client, settings_for
 from tests.factories import Factory
-from tests.rendezvous import Rendezvous
+from tests.rendezvous import Rendezvous, statuses, together
 
 COUNTY = "140802000000"
 TOWNSHIP = "140802100000"
@@ -57,22 +56,6 @@ AFTER_AUTH = "FROM team_member WHERE team_member.volunteer_id ="
 AFTER_OFFER_TAKEN = "UPDATE dispatch_offer SET status="
 # The worker's claim of orders with expired offers.
 EXPIRY_CLAIM = "FROM service_order WHERE service_order.id IN (SELECT dispatch_offer.order_id"
-
-
-def together(tasks: Sequence[Callable[[], T]]) -> list[T]:
-    """Run each task on its own thread, released at once by a barrier."""
-    start = threading.Barrier(len(tasks), timeout=30)
-
-    def run(task: Callable[[], T]) -> T:
-        start.wait()
-        return task()
-
-    with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
-        return list(pool.map(run, tasks))
-
-
-def statuses(responses: Sequence[httpx.Response]) -> Counter[int]:
-    return Counter(r.status_code for r in responses)
 
 
 @dataclass
