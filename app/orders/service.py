@@ -32,7 +32,8 @@ from app.orders.schemas import (
     RatingCreate,
 )
 from app.orders.states import HELD, REQUESTER_CANCELLABLE, OrderStatus
-from app.records.models import ServiceRecord
+from app.records.ledger import RecordDraft, land_records
+from app.records.models import RecordSource
 from app.regions.codes import ancestors
 from app.regions.models import Region
 from app.regions.queries import check_code
@@ -332,20 +333,26 @@ def complete(
         },
         data={"volunteers": len(data.hours), "hours": round(sum(h.hours for h in data.hours), 2)},
     )
-    for entry in data.hours:
-        session.add(
-            ServiceRecord(
+    land_records(
+        session,
+        settings,
+        [
+            RecordDraft(
                 volunteer_id=entry.volunteer_id,
                 team_id=team_id,
                 order_id=order.id,
+                source=RecordSource.ORDER,
                 category_code=order.category_code,
                 region_code=order.region_code,
                 service_date=now.date(),
                 minutes=max(1, math.floor(entry.hours * 60 + 0.5)),
                 content=order.title,
+                place=order.address[:200],
                 recorded_by_id=actor.id,
             )
-        )
+            for entry in data.hours
+        ],
+    )
     dispatch.release_team(session, team_id)
     team_stats.record_completion(session, settings, team_id)
     session.flush()

@@ -1,7 +1,10 @@
+"""Service records (志愿服务记录): hours per volunteer per order or activity."""
+
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import String, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -11,20 +14,36 @@ from app.common.ids import new_id
 from app.common.types import UTCDateTime
 
 
+class RecordSource(StrEnum):
+    ORDER = "order"  # written when a served order is completed
+    ACTIVITY = "activity"  # confirmed attendance of an activity
+    MANUAL = "manual"  # entered by a team leader or site admin (POST /records)
+    IMPORT = "import"  # historical hours from another platform
+
+
 class ServiceRecord(SQLModel, table=True):
-    """Actual service time, excluding travel, stored exactly in minutes."""
+    """Actual service time, excluding travel, stored exactly in minutes. Rows are never updated
+    in place: corrections are amendments that refer to the record."""
 
     __tablename__ = "service_record"
-    __table_args__ = (UniqueConstraint("order_id", "volunteer_id"),)
+    __table_args__ = (
+        UniqueConstraint("order_id", "volunteer_id"),
+        UniqueConstraint("activity_id", "volunteer_id"),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id", index=True)
     team_id: uuid.UUID = Field(foreign_key="team.id", index=True)
     order_id: uuid.UUID | None = Field(default=None, foreign_key="service_order.id")
+    activity_id: uuid.UUID | None = Field(default=None)
+    source: str = Field(default=RecordSource.ORDER.value, sa_type=String(12))
     category_code: str = Field(foreign_key="category.code", sa_type=String(40))
     region_code: str = Field(foreign_key="region.code", sa_type=String(12))
     service_date: date
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     minutes: int
     content: str = Field(default="", max_length=1000)
+    place: str = Field(default="", max_length=200)
     recorded_by_id: uuid.UUID = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
