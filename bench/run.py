@@ -168,9 +168,12 @@ def serve(url: str, workers: int) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
+Request = tuple[str, dict[str, Any] | None]  # path, and a body to POST (None: a GET)
+
+
 async def _load(
     base: str,
-    make_request: Callable[[int], tuple[str, dict[str, Any]]],
+    make_request: Callable[[int], Request],
     headers: dict[str, str],
     clients: int,
     seconds: float,
@@ -185,9 +188,12 @@ async def _load(
         while time.perf_counter() < deadline:
             path, body = make_request(next(counter))
             started = time.perf_counter()
-            response = await http.post(path, json=body, headers=headers)
+            if body is None:  # a read
+                response = await http.get(path, headers=headers)
+            else:
+                response = await http.post(path, json=body, headers=headers)
             latencies.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 201:
+            if response.status_code != (200 if body is None else 201):
                 errors += 1
                 if errors < 3:
                     print(
@@ -206,6 +212,17 @@ async def _load(
         "p50_ms": round(pct(latencies, 0.5), 2),
         "p99_ms": round(pct(latencies, 0.99), 2),
     }
+
+
+def bare_requests(rng: random.Random, data: Dataset) -> Callable[[int], Request]:
+    """The baseline's requests: validate a body and insert one row."""
+
+    def bare(_: int) -> Request:
+        code, lat, lng = random_order_point(rng, data)
+        body = {"title": "帮独居老人买药", "region_code": code, "lat": lat, "lng": lng}
+        return "/bench/bare", body
+
+    return bare
 
 
 def bench_http(
@@ -239,16 +256,9 @@ def bench_http(
         headers = {"Authorization": f"Bearer {token}"}
         rng = random.Random(3)
 
-        def bare(_: int) -> tuple[str, dict[str, Any]]:
-            code, lat, lng = random_order_point(rng, data)
-            return "/bench/bare", {
-                "title": "帮独居老人买药",
-                "region_code": code,
-                "lat": lat,
-                "lng": lng,
-            }
+        bare = bare_requests(rng, data)
 
-        def place(_: int) -> tuple[str, dict[str, Any]]:
+        def place(_: int) -> Request:
             code, lat, lng = random_order_point(rng, data)
             return "/api/v1/orders", {
                 "category_code": "care",
@@ -426,39 +436,74 @@ def bench_batch(
         }
 
 
+SUITES = ("ranking", "http", "batch", "ledger")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "--quick", action="store_true", help="small and short, to check the harness"
     )
+    parser.add_argument(
+        "--only", choices=SUITES, action="append", help="run only these suites (repeatable)"
+    )
     args = parser.parse_args()
+    suites = set(args.only or SUITES)
     tmp = ROOT / "var"
     tmp.mkdir(exist_ok=True)
     quick = args.quick
     results: dict[str, Any] = {"when": utcnow().isoformat(), "cpu_count": os.cpu_count()}
     small, large = (2, 6) if quick else (8, 76)
     samples = 200 if quick else 2000
-    results["ranking"] = [
-        bench_ranking(kind, n, samples, tmp)
-        for kind in ("postgresql", "sqlite")
-        for n in (small, large)
-    ]
-    for row in results["ranking"]:
-        print("ranking", json.dumps(row, ensure_ascii=False), flush=True)
     seconds = 3.0 if quick else 10.0
-    results["http"] = [
-        bench_http(kind, small, seconds, 16, 2, tmp) for kind in ("sqlite", "postgresql")
-    ]
-    for row in results["http"]:
-        print("http", json.dumps(row, ensure_ascii=False), flush=True)
-    results["batch"] = [
-        bench_batch("postgresql", small, 200 if quick else 1000, tmp, one_county=one)
-        for one in (False, True)
-    ]
-    for row in results["batch"]:
-        print("batch", json.dumps(row, ensure_ascii=False), flush=True)
+
+    def report(name: str, rows: list[dict[str, Any]]) -> None:
+        results[name] = rows
+        for row in rows:
+            print(name, json.dumps(row, ensure_ascii=False), flush=True)
+
+    if "ranking" in suites:
+        report(
+            "ranking",
+            [
+                bench_ranking(kind, n, samples, tmp)
+                for kind in ("postgresql", "sqlite")
+                for n in (small, large)
+            ],
+        )
+    if "http" in suites:
+        report(
+            "http",
+            [bench_http(kind, small, seconds, 16, 2, tmp) for kind in ("sqlite", "postgresql")],
+        )
+    if "batch" in suites:
+        report(
+            "batch",
+            [
+                bench_batch("postgresql", small, 200 if quick else 1000, tmp, one_county=one)
+                for one in (False, True)
+            ],
+        )
+    if "ledger" in suites:
+        from bench.ledger import bench_ledger
+
+        volunteers, records = (20_000, 280_000) if quick else (860_000, 12_000_000)
+        report(
+            "ledger",
+            [
+                bench_ledger(
+                    tmp,
+                    counties=small,
+                    volunteers=volunteers,
+                    records=records,
+                    seconds=seconds,
+                    clients=16,
+                )
+            ],
+        )
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))
+    name = "latest.json" if suites == set(SUITES) else f"latest-{'-'.join(sorted(suites))}.json"
+    (RESULTS / name).write_text(json.dumps(results, ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":
