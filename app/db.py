@@ -76,3 +76,11 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(get_session)]
+
+
+@event.listens_for(Session, "after_flush")
+def _report_changes(session: Session, _flush_context: Any) -> None:
+    """Every flush of every session reports its changes to the feed (`app.sync.capture`)."""
+    from app.sync.capture import capture  # imported late: it imports the domain models
+
+    capture(session, session.new, session.dirty, session.deleted)

@@ -1,0 +1,129 @@
+"""Changes are captured from the ORM's flushes, so no write path can forget to report one.
+
+Each flush adds one multi-row INSERT into `change_event`, after the flush's own statements and in
+the same transaction: a rolled-back write reports nothing. Order moves are compare-and-set
+statements outside the ORM's unit of work, but each writes an `OrderEvent` row through it, so an
+order's new event reports the order as changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, inspect, select
+from sqlmodel import Session, SQLModel, col
+
+from app.common.clock import utcnow
+from app.orders.models import Order, OrderEvent
+from app.records.models import ServiceRecord
+from app.sync.models import ChangeEvent
+from app.teams.models import Team, TeamMember
+from app.volunteers.models import Volunteer
+
+
+@dataclass(frozen=True)
+class Tracked:
+    entity: str
+    key: Callable[[Any], object]  # the id the change is about
+    region: Callable[[Session, Any], str | None]
+
+
+def _own_region(_: Session, row: Any) -> str | None:
+    code: str | None = row.region_code
+    return code
+
+
+def _team_region(session: Session, member: TeamMember) -> str | None:
+    team = session.identity_map.get(inspect(Team).identity_key_from_primary_key((member.team_id,)))
+    if isinstance(team, Team):
+        return team.region_code
+    region: str | None = (
+        session.connection()
+        .execute(select(col(Team.region_code)).where(col(Team.id) == member.team_id))
+        .scalar_one_or_none()
+    )
+    return region
+
+
+def _order_region(session: Session, event: OrderEvent) -> str | None:
+    key = inspect(Order).identity_key_from_primary_key((event.order_id,))
+    order = session.identity_map.get(key)
+    if isinstance(order, Order):
+        return order.region_code
+    region: str | None = (
+        session.connection()
+        .execute(select(col(Order.region_code)).where(col(Order.id) == event.order_id))
+        .scalar_one_or_none()
+    )
+    return region
+
+
+TRACKED: dict[type[SQLModel], Tracked] = {
+    Volunteer: Tracked("volunteer", lambda v: v.id, _own_region),
+    Team: Tracked("team", lambda t: t.id, _own_region),
+    TeamMember: Tracked("team_member", lambda m: m.id, _team_region),
+    # An amendment is a ledger row of its own that changes the record it amends.
+    ServiceRecord: Tracked(
+        "service_record", lambda r: getattr(r, "amends_id", None) or r.id, _own_region
+    ),
+    Order: Tracked("order", lambda o: o.id, _own_region),
+    OrderEvent: Tracked("order", lambda e: e.order_id, _order_region),
+}
+
+
+def track(model: type[SQLModel], tracked: Tracked) -> None:
+    """Register another kind of row for the feed (domain packages call this at import)."""
+    TRACKED[model] = tracked
+
+
+def _changed_fields(row: Any) -> list[str]:
+    state = inspect(row)
+    return sorted(a.key for a in state.attrs if a.history.has_changes())
+
+
+def _op(row: Any, created: bool) -> str:
+    if created and getattr(row, "amends_id", None) is None and not isinstance(row, OrderEvent):
+        return "create"
+    return "update"
+
+
+def capture(
+    session: Session, new: Iterable[Any], dirty: Iterable[Any], deleted: Iterable[Any]
+) -> None:
+    changes: dict[tuple[str, str], dict[str, Any]] = {}
+    now = utcnow()
+
+    def add(row: Any, op: str, fields: list[str]) -> None:
+        tracked = TRACKED.get(type(row))
+        if tracked is None:
+            return
+        key = (tracked.entity, str(tracked.key(row)))
+        seen = changes.get(key)
+        if seen is not None:
+            # One change per entity per flush; a create or delete outranks an update.
+            if seen["op"] == "update" and op != "update":
+                seen["op"] = op
+            seen["fields"] = sorted(set(seen["fields"]) | set(fields))
+            return
+        changes[key] = {
+            "entity": key[0],
+            "entity_id": key[1],
+            "op": op,
+            "region_code": tracked.region(session, row),
+            "fields": fields,
+            "changed_at": now,
+        }
+
+    for row in new:
+        add(row, _op(row, created=True), [])
+    for row in dirty:
+        fields = _changed_fields(row)
+        if fields:
+            add(row, "update", fields)
+    for row in deleted:
+        add(row, "delete", [])
+    if changes:
+        ordered = [changes[k] for k in sorted(changes)]
+        session.connection().execute(insert(ChangeEvent), ordered)
