@@ -26,6 +26,7 @@ TOPIC_TEXT = {
     "offer.withdrawn": "派单已被其他队伍接单或撤回",
     "complaint.filed": "有新的投诉待处理",
     "complaint.resolved": "您的投诉已处理",
+    "webhook.disabled": "回调订阅因持续失败已停用",
 }
 
 

@@ -1,0 +1,1 @@
+"""Webhooks: integrators subscribe to change types; deliveries follow Standard Webhooks."""
