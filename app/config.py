@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.integrations.national.personal import PersonalData
 from app.scoring.rules import DEFAULT_STAR_HOURS, ScoreSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +79,24 @@ class Settings(BaseSettings):
     stream_poll_seconds: float = 1.0
     stream_max_seconds: float = 300.0
 
+    # Exports to national platforms: "masked" personal numbers, or "full" where the receiving
+    # system requires them (national registration is keyed by the ID number).
+    export_personal_data: PersonalData = PersonalData.MASKED
+
+    # The push connector to a national platform (off without a URL; https in production).
+    national_push_url: str | None = None
+    national_push_token: SecretStr | None = None
+    national_push_batch: int = Field(default=200, ge=1, le=5000)
+    national_push_max_attempts: int = Field(default=5, ge=1, le=20)
+    national_push_base_delay_seconds: float = Field(default=1.0, ge=0)
+    national_push_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Webhooks: https only (None: in production only), when a failing subscription is disabled,
+    # and how long a rotated secret keeps signing beside the new one.
+    webhook_https_only: bool | None = None
+    webhook_disable_after_hours: float = 120.0
+    webhook_secret_grace_hours: float = 24.0
+
     # Star levels by recorded hours, per jurisdiction (the common national scale by default).
     star_thresholds_hours: list[int] = Field(default_factory=lambda: list(DEFAULT_STAR_HOURS))
     # Team score (see app/scoring/rules.py).
@@ -108,6 +127,8 @@ class Settings(BaseSettings):
                 "DIANDAN_SECRET_KEY must be set to a random value of at least 32 characters "
                 "in production (or set DIANDAN_ENV=development for local use)"
             )
+        if self.national_push_url and not self.national_push_url.startswith("https://"):
+            raise ValueError("DIANDAN_NATIONAL_PUSH_URL must be https in production")
         data_key = self.data_key.get_secret_value() if self.data_key else ""
         if not data_key or data_key == DEV_DATA_KEY:
             raise ValueError(
@@ -146,6 +167,10 @@ class Settings(BaseSettings):
         if self.embedded_worker is not None:
             return self.embedded_worker
         return self.is_sqlite and self.env is Environment.DEVELOPMENT
+
+    @property
+    def webhook_https_only_value(self) -> bool:
+        return self.is_production if self.webhook_https_only is None else self.webhook_https_only
 
     @property
     def is_sqlite(self) -> bool:

@@ -22,17 +22,23 @@ from app.dispatch.router import router as dispatch_router
 from app.errors import install_error_handlers, problem_response
 from app.health import install_metrics
 from app.health import router as health_router
+from app.integrations.national.push_router import router as push_router
+from app.integrations.national.router import router as exports_router
 from app.integrations.sms import HttpSmsSender, LogSmsSender, SmsSender
+from app.integrations.webhooks import WebhookSender
 from app.integrations.wechat import WeChatClient
 from app.orders.router import router as orders_router
 from app.records.router import router as records_router
 from app.regions.router import router as regions_router
 from app.scoring.router import router as scoring_router
 from app.sites.router import router as sites_router
+from app.sync.router import router as sync_router
 from app.teams.projects import router as projects_router
 from app.teams.router import router as teams_router
 from app.volunteers.router import router as volunteers_router
-from app.worker.runner import Worker, build_notifier
+from app.webhooks.router import router as webhooks_router
+from app.webhooks.targets import Resolver, system_resolver
+from app.worker.runner import Worker, build_notifier, build_pusher
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
@@ -68,9 +74,11 @@ def create_app(
     settings: Settings | None = None,
     *,
     http_client: httpx.Client | None = None,
+    webhook_resolver: Resolver = system_resolver,
 ) -> FastAPI:
-    """Build the app. `http_client` carries every outside call (SMS, WeChat); tests pass one
-    whose transport is an httpx.MockTransport, production the default client."""
+    """Build the app. `http_client` carries every outside call (SMS, WeChat, webhooks); tests
+    pass one whose transport is an httpx.MockTransport, production the default client.
+    `webhook_resolver` turns webhook host names into the addresses that are checked."""
     settings = settings or get_settings()
     engine = make_engine(settings)
     http = http_client or httpx.Client(follow_redirects=False)
@@ -79,7 +87,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if settings.run_embedded_worker:
-            worker = Worker(app.state.sessionmaker, settings, build_notifier(settings, http))
+            worker = Worker(
+                app.state.sessionmaker,
+                settings,
+                build_notifier(settings, http),
+                webhooks=WebhookSender(
+                    http, https_only=settings.webhook_https_only_value, resolve=webhook_resolver
+                ),
+                pusher=build_pusher(settings, http),
+            )
             worker.start_in_background()
         yield
         if worker is not None:
@@ -96,6 +112,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.webhook_resolver = webhook_resolver
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.codec = SensitiveCodec(settings.data_key_value)
     app.state.sms_sender = _default_sms_sender(settings, http)
@@ -130,6 +147,10 @@ def create_app(
         dispatch_router,
         scoring_router,
         records_router,
+        sync_router,
+        webhooks_router,
+        exports_router,
+        push_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -5,18 +5,23 @@ from app.audit.models import AuditEntry
 from app.catalog.models import Category
 from app.dispatch.models import Offer
 from app.idempotency.models import IdempotencyRecord
+from app.integrations.national.models import PushDeadLetter, PushState
 from app.notifications.models import OutboxMessage
 from app.orders.models import Complaint, Order, OrderEvent, OrderRating
 from app.records.models import ServiceRecord
 from app.regions.models import Region
 from app.scoring.models import TeamStats
 from app.sites.models import Site
+from app.sync.models import ChangeEvent, ChangeFeedHead
 from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty
 from app.volunteers.models import Volunteer
+from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "AuditEntry",
     "Category",
+    "ChangeEvent",
+    "ChangeFeedHead",
     "Complaint",
     "IdempotencyRecord",
     "Offer",
@@ -24,6 +29,8 @@ __all__ = [
     "OrderEvent",
     "OrderRating",
     "OutboxMessage",
+    "PushDeadLetter",
+    "PushState",
     "Region",
     "RoleGrant",
     "ServiceProject",
@@ -36,4 +43,6 @@ __all__ = [
     "TeamStats",
     "User",
     "Volunteer",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

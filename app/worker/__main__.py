@@ -10,7 +10,8 @@ import httpx
 
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
-from app.worker.runner import Worker, build_notifier
+from app.integrations.webhooks import WebhookSender
+from app.worker.runner import Worker, build_notifier, build_pusher
 
 
 def main() -> None:
@@ -18,7 +19,13 @@ def main() -> None:
     settings = get_settings()
     engine = make_engine(settings)
     with httpx.Client(follow_redirects=False) as http:
-        worker = Worker(make_sessionmaker(engine), settings, build_notifier(settings, http))
+        worker = Worker(
+            make_sessionmaker(engine),
+            settings,
+            build_notifier(settings, http),
+            webhooks=WebhookSender(http, https_only=settings.webhook_https_only_value),
+            pusher=build_pusher(settings, http),
+        )
         signal.signal(signal.SIGTERM, lambda *_: worker.stop())
         with contextlib.suppress(KeyboardInterrupt):
             worker.run_forever()

@@ -12,7 +12,9 @@ from sqlmodel import Session
 from app.common.clock import utcnow
 from app.common.crypto import SensitiveCodec
 from app.config import Settings
+from app.integrations.national.push import PushClient, Pusher
 from app.integrations.sms import HttpSmsNotifier
+from app.integrations.webhooks import WebhookSender
 from app.integrations.wechat import WeChatSubscribeSender
 from app.notifications.channels import Notifier
 from app.worker.tasks import run_once
@@ -43,6 +45,20 @@ def build_notifier(settings: Settings, http: httpx.Client) -> Notifier:
     )
 
 
+def build_pusher(settings: Settings, http: httpx.Client) -> Pusher | None:
+    """The national push connector, when `DIANDAN_NATIONAL_PUSH_URL` is set."""
+    if not settings.national_push_url:
+        return None
+    token = settings.national_push_token
+    client = PushClient(
+        http,
+        url=settings.national_push_url,
+        token=token.get_secret_value() if token else None,
+        timeout=settings.national_push_timeout_seconds,
+    )
+    return Pusher(client, settings, SensitiveCodec(settings.data_key_value))
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
@@ -51,11 +67,19 @@ class Worker:
     """Runs `run_once` every `worker_interval_seconds` until stopped."""
 
     def __init__(
-        self, factory: sessionmaker[Session], settings: Settings, notifier: Notifier
+        self,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        notifier: Notifier,
+        *,
+        webhooks: WebhookSender | None = None,
+        pusher: Pusher | None = None,
     ) -> None:
         self._factory = factory
         self._settings = settings
         self._notifier = notifier
+        self._webhooks = webhooks
+        self._pusher = pusher
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -64,7 +88,13 @@ class Worker:
         while not self._stop.is_set():
             try:
                 run_once(
-                    self._factory, self._settings, self._notifier, worker_id=name, now=utcnow()
+                    self._factory,
+                    self._settings,
+                    self._notifier,
+                    worker_id=name,
+                    now=utcnow(),
+                    webhooks=self._webhooks,
+                    pusher=self._pusher,
                 )
             except Exception:
                 log.exception("worker pass failed")

@@ -10,16 +10,21 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
+from app.common.crypto import SensitiveCodec
 from app.config import Settings
 from app.db import open_session
 from app.dispatch.service import expire_offers
 from app.idempotency.service import purge_expired
+from app.integrations.national.push import Pusher, push_once
+from app.integrations.webhooks import WebhookSender
 from app.notifications.channels import Notifier
 from app.notifications.models import OutboxMessage, OutboxStatus
 from app.notifications.outbox import notify, site_admin_user_ids
 from app.orders.models import Order
 from app.orders.queries import overdue_filter
 from app.orders.service import auto_close
+from app.sync.feed import sequence_pending
+from app.webhooks.service import deliver_due, fan_out
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +157,8 @@ def run_once(
     *,
     worker_id: str,
     now: datetime,
+    webhooks: WebhookSender | None = None,
+    pusher: Pusher | None = None,
 ) -> dict[str, int]:
     """One pass of every task; each in its own transaction, so that one failing spares the rest."""
     counts: dict[str, int] = {}
@@ -160,6 +167,8 @@ def run_once(
         ("auto_closed", lambda s: auto_close(session=s, settings=settings, now=now)),
         ("overdue_flagged", lambda s: flag_overdue(s, now=now)),
         ("idempotency_purged", purge_expired),
+        ("changes_sequenced", sequence_pending),
+        ("webhooks_queued", lambda s: fan_out(s, now=now)),
     ):
         with open_session(factory, write=True) as session:
             try:
@@ -170,4 +179,15 @@ def run_once(
                 session.rollback()
                 counts[name] = -1
     counts["delivered"] = deliver_outbox(factory, notifier, worker_id=worker_id, now=now)
+    if webhooks is not None:
+        codec = SensitiveCodec(settings.data_key_value)
+        counts["webhooks_sent"] = deliver_due(
+            factory, webhooks, settings, codec, worker_id=worker_id, now=now
+        )
+    if pusher is not None:
+        try:
+            counts["pushed"] = push_once(factory, pusher, worker_id=worker_id, now=now)
+        except Exception:
+            log.exception("national push failed")
+            counts["pushed"] = -1
     return counts

@@ -1,0 +1,279 @@
+"""The push connector: new and changed volunteers, teams and service records go to the national
+platform's endpoint in batches, from the change feed.
+
+- A batch is the feed changes after the last acknowledged position (at most
+  `DIANDAN_NATIONAL_PUSH_BATCH`), turned into current records in the exchange format.
+- Its `Idempotency-Key` is fixed by its feed bounds, which are kept while it is in flight: a
+  batch retried after a timeout or a crash is the same batch with the same key.
+- Transient failures (network errors, timeouts, 408, 429, 5xx) are retried with exponential
+  backoff and full jitter, then left for the next run: nothing moves past an unacknowledged batch.
+- A batch the receiver refuses as invalid (other 4xx) is parked as a dead letter, so that it does
+  not block the rest; an admin can see it and replay it (rebuilt from the current rows).
+- One pusher at a time holds the connector's lease; a dead pusher's lease runs out.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import or_, update
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, col, select
+
+from app.accounts.service import PHONE_CONTEXT
+from app.common.crypto import SensitiveCodec
+from app.config import Settings
+from app.db import open_session
+from app.integrations.national.exchange import service_record, team_record, volunteer_record
+from app.integrations.national.models import DeadLetterStatus, PushDeadLetter, PushState
+from app.records.models import ServiceRecord
+from app.regions.scope import RegionScope
+from app.sync.feed import read_changes, sequence_pending
+from app.teams.models import Team, TeamSpecialty
+from app.volunteers.models import Volunteer
+from app.volunteers.service import ID_CONTEXT
+
+CONNECTOR = "national"
+PUSHED = ("volunteer", "team", "service_record")
+LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Sent:
+    status_code: int | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def transient(self) -> bool:
+        code = self.status_code
+        return code is None or code in (408, 425, 429) or code >= 500
+
+
+class PushClient:
+    """POSTs one batch as JSON over httpx; never follows redirects."""
+
+    def __init__(
+        self, client: httpx.Client, *, url: str, token: str | None, timeout: float
+    ) -> None:
+        self._client = client
+        self._url = url
+        self._token = token
+        self._timeout = timeout
+
+    def send(self, body: bytes, *, key: str) -> Sent:
+        headers = {"content-type": "application/json", "idempotency-key": key}
+        if self._token:
+            headers["authorization"] = f"Bearer {self._token}"
+        try:
+            response = self._client.post(
+                self._url, content=body, headers=headers, timeout=self._timeout,
+                follow_redirects=False,
+            )  # fmt: skip
+        except httpx.HTTPError as exc:
+            return Sent(None, f"{type(exc).__name__}: {exc}"[:300])
+        if response.is_success:
+            return Sent(response.status_code)
+        return Sent(response.status_code, f"HTTP {response.status_code}: {response.text}"[:300])
+
+
+def build_records(
+    session: Session, subjects: list[dict[str, Any]], settings: Settings, codec: SensitiveCodec
+) -> list[dict[str, Any]]:
+    """The current state of each subject, in the exchange format; a deleted one as a tombstone."""
+    ids: dict[str, list[uuid.UUID]] = {entity: [] for entity in PUSHED}
+    for subject in subjects:
+        ids[subject["entity"]].append(uuid.UUID(subject["id"]))
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    personal = settings.export_personal_data
+    for v in session.exec(select(Volunteer).where(col(Volunteer.id).in_(ids["volunteer"]))):
+        found["volunteer", str(v.id)] = volunteer_record(
+            v,
+            personal=personal,
+            decrypt_phone=lambda blob: codec.decrypt(blob, context=PHONE_CONTEXT),
+            decrypt_id=lambda blob: codec.decrypt(blob, context=ID_CONTEXT),
+        )
+    teams = session.exec(select(Team).where(col(Team.id).in_(ids["team"]))).all()
+    specialties: dict[Any, list[str]] = {}
+    for team_id, code in session.exec(
+        select(TeamSpecialty.team_id, TeamSpecialty.category_code)
+        .where(col(TeamSpecialty.team_id).in_([t.id for t in teams]))
+        .order_by(col(TeamSpecialty.category_code))
+    ):
+        specialties.setdefault(team_id, []).append(code)
+    for t in teams:
+        found["team", str(t.id)] = team_record(t, specialties.get(t.id, []))
+    for r, national_code in session.exec(
+        select(ServiceRecord, Volunteer.national_code)
+        .join(Volunteer, col(Volunteer.id) == col(ServiceRecord.volunteer_id))
+        .where(col(ServiceRecord.id).in_(ids["service_record"]))
+    ):
+        found["service_record", str(r.id)] = service_record(r, national_code)
+    out = []
+    for subject in subjects:
+        key = (subject["entity"], subject["id"])
+        data = found.get(key)
+        out.append({"entity": key[0], "id": key[1], "deleted": data is None, "data": data})
+    return out
+
+
+def _subjects(
+    session: Session, after: int, upto: int | None, limit: int
+) -> tuple[list[dict[str, Any]], int | None, int | None]:
+    changes = read_changes(
+        session, after=after, limit=limit, scope=RegionScope(everything=True), entities=list(PUSHED)
+    )
+    if upto is not None:
+        changes = [c for c in changes if c.seq is not None and c.seq <= upto]
+    if not changes:
+        return [], None, None
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for change in changes:  # the last change of a subject wins; its record is read fresh anyway
+        latest[change.entity, change.entity_id] = {"entity": change.entity, "id": change.entity_id}
+    return list(latest.values()), changes[0].seq, changes[-1].seq
+
+
+class Pusher:
+    def __init__(
+        self,
+        client: PushClient,
+        settings: Settings,
+        codec: SensitiveCodec,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.codec = codec
+        self.sleep = sleep
+        self.rng = rng or random.Random()  # noqa: S311  (jitter, not a secret)
+
+    def send_with_retries(self, body: bytes, key: str) -> Sent:
+        attempts = self.settings.national_push_max_attempts
+        sent = Sent(None, "not sent")
+        for attempt in range(attempts):
+            sent = self.client.send(body, key=key)
+            if sent.ok or not sent.transient:
+                return sent
+            if attempt + 1 < attempts:
+                ceiling = self.settings.national_push_base_delay_seconds * 2**attempt
+                self.sleep(self.rng.uniform(0, ceiling))  # full jitter
+        return sent
+
+    def body(self, key: str, first: int, last: int, records: list[dict[str, Any]]) -> bytes:
+        payload = {"batch_id": key, "first_seq": first, "last_seq": last, "records": records}
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _lease(factory: sessionmaker[Session], worker_id: str, now: datetime) -> PushState | None:
+    with open_session(factory, write=True) as session:
+        if session.get(PushState, CONNECTOR) is None:
+            session.add(PushState(connector=CONNECTOR))
+            session.flush()
+        taken = session.execute(
+            update(PushState)
+            .where(
+                col(PushState.connector) == CONNECTOR,
+                or_(col(PushState.leased_until).is_(None), col(PushState.leased_until) < now),
+            )
+            .values(leased_by=worker_id, leased_until=now + LEASE)
+        ).rowcount  # type: ignore[attr-defined]
+        sequence_pending(session)
+        session.commit()
+        return session.get(PushState, CONNECTOR) if taken else None
+
+
+def replay_dead_letters(
+    factory: sessionmaker[Session], pusher: Pusher, *, now: datetime, limit: int = 5
+) -> int:
+    delivered = 0
+    with open_session(factory, write=False) as session:
+        waiting = session.exec(
+            select(PushDeadLetter)
+            .where(PushDeadLetter.status == DeadLetterStatus.REPLAY.value)
+            .order_by(col(PushDeadLetter.created_at))
+            .limit(limit)
+        ).all()
+        batches = [
+            (letter.id, letter.first_seq, letter.last_seq,
+             build_records(session, letter.subjects, pusher.settings, pusher.codec))
+            for letter in waiting
+        ]  # fmt: skip
+    for letter_id, first, last, records in batches:
+        key = f"diandan-{CONNECTOR}-{first}-{last}"
+        sent = pusher.send_with_retries(pusher.body(key, first, last, records), key)
+        with open_session(factory, write=True) as session:
+            letter = session.get(PushDeadLetter, letter_id)
+            assert letter is not None
+            letter.status = (
+                DeadLetterStatus.DELIVERED.value if sent.ok else DeadLetterStatus.PARKED.value
+            )
+            letter.last_status_code, letter.last_error = sent.status_code, sent.error
+            letter.updated_at = now
+            session.commit()
+        delivered += int(sent.ok)
+    return delivered
+
+
+def push_once(
+    factory: sessionmaker[Session], pusher: Pusher, *, worker_id: str, now: datetime
+) -> int:
+    """Send the next batch; returns how many records the receiver acknowledged (0: nothing to
+    send, another pusher holds the lease, or the batch is to be retried later)."""
+    replay_dead_letters(factory, pusher, now=now)
+    state = _lease(factory, worker_id, now)
+    if state is None:
+        return 0
+    with open_session(factory, write=False) as session:
+        subjects, first, last = _subjects(
+            session,
+            state.acknowledged_seq,
+            state.inflight_last_seq,
+            pusher.settings.national_push_batch,
+        )
+        records = build_records(session, subjects, pusher.settings, pusher.codec)
+    sent: Sent | None = None
+    if first is not None and last is not None:
+        with open_session(factory, write=True) as session:
+            session.execute(
+                update(PushState)
+                .where(col(PushState.connector) == CONNECTOR, col(PushState.leased_by) == worker_id)
+                .values(inflight_last_seq=last)
+            )
+            session.commit()
+        key = f"diandan-{CONNECTOR}-{first}-{last}"
+        sent = pusher.send_with_retries(pusher.body(key, first, last, records), key)
+    with open_session(factory, write=True) as session:
+        values: dict[str, Any] = {"leased_by": None, "leased_until": None, "updated_at": now}
+        if sent is not None and (sent.ok or not sent.transient):
+            values |= {"acknowledged_seq": last, "inflight_last_seq": None, "last_error": None}
+            if not sent.ok:
+                assert first is not None
+                assert last is not None
+                session.add(
+                    PushDeadLetter(
+                        connector=CONNECTOR, first_seq=first, last_seq=last, subjects=subjects,
+                        last_status_code=sent.status_code, last_error=sent.error,
+                    )
+                )  # fmt: skip
+        elif sent is not None:
+            values["last_error"] = sent.error
+        session.execute(
+            update(PushState)
+            .where(col(PushState.connector) == CONNECTOR, col(PushState.leased_by) == worker_id)
+            .values(**values)
+        )
+        session.commit()
+    return len(records) if sent is not None and sent.ok else 0
