@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.router import router as accounts_router
+from app.apikeys.router import router as apikeys_router
 from app.auth.router import router as auth_router
 from app.catalog.router import router as catalog_router
 from app.common.crypto import SensitiveCodec
@@ -147,6 +148,7 @@ def create_app(
         dispatch_router,
         scoring_router,
         records_router,
+        apikeys_router,
         sync_router,
         webhooks_router,
         exports_router,

@@ -1,6 +1,7 @@
 """Every table, imported in one place so that Alembic and the tests see the whole schema."""
 
 from app.accounts.models import RoleGrant, SmsCode, User
+from app.apikeys.models import ApiKey
 from app.audit.models import AuditEntry
 from app.catalog.models import Category
 from app.dispatch.models import Offer
@@ -18,6 +19,7 @@ from app.volunteers.models import Volunteer
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
+    "ApiKey",
     "AuditEntry",
     "Category",
     "ChangeEvent",

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from app.apikeys.models import ApiScope
+from app.apikeys.service import authenticate, note_use
 from app.auth.principal import Principal, load_principal_by_id
 from app.auth.security import read_access_token
+from app.common.clock import utcnow
 from app.common.crypto import SensitiveCodec
 from app.config import Settings
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /auth/*")
+_api_key = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="An integrator key from POST /api-keys; accepted only where an endpoint says so",
+)
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -56,6 +65,37 @@ def require_admin(principal: CurrentPrincipal) -> Principal:
 
 PlatformAdmin = Annotated[Principal, Depends(require_platform_admin)]
 AnyAdmin = Annotated[Principal, Depends(require_admin)]
+
+
+def integration_caller(
+    scope: ApiScope | Callable[[Request], ApiScope],
+    *,
+    admins: Literal["any", "platform"] = "any",
+) -> Callable[..., Principal]:
+    """For endpoints that integrators call: an API key holding `scope` (limited to the key's
+    region), or a signed-in admin (site admins within their region, or platform admins only).
+    `scope` may be worked out from the request (an export names its kind in the path)."""
+
+    def dependency(
+        request: Request,
+        session: DbSession,
+        settings: AppSettings,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        api_key: Annotated[str | None, Depends(_api_key)],
+    ) -> Principal:
+        if api_key:
+            now = utcnow()
+            needed = scope(request) if callable(scope) else scope
+            principal = authenticate(session, api_key, needed, now=now)
+            assert principal.api_key is not None
+            note_use(request.app.state.sessionmaker, principal.api_key, now=now)
+            return principal
+        principal = get_principal(session, settings, credentials)
+        if admins == "platform":
+            return require_platform_admin(principal)
+        return require_admin(principal)
+
+    return dependency
 
 
 def get_codec(request: Request) -> SensitiveCodec:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -22,6 +23,16 @@ class SiteAdminScope:
     region_code: str
 
 
+@dataclass(frozen=True)
+class ApiKeyGrant:
+    """Set when the caller authenticated with an integrator API key."""
+
+    id: uuid.UUID
+    scopes: frozenset[str]
+    region_code: str | None
+    last_used_at: datetime | None = None
+
+
 @dataclass
 class Principal:
     user: User
@@ -31,6 +42,7 @@ class Principal:
     volunteer: Volunteer | None = None
     led_team_ids: frozenset[uuid.UUID] = frozenset()
     member_team_ids: frozenset[uuid.UUID] = frozenset()
+    api_key: ApiKeyGrant | None = None
 
     @property
     def id(self) -> uuid.UUID:
@@ -38,7 +50,11 @@ class Principal:
 
     @property
     def admin_scope(self) -> RegionScope:
-        """Regions this caller administers: everything for a platform admin."""
+        """Regions this caller administers: everything for a platform admin; for an API key,
+        the key's region (or everything when the key has no region limit)."""
+        if self.api_key is not None:
+            region = self.api_key.region_code
+            return RegionScope.of([region]) if region else RegionScope(everything=True)
         if self.platform_admin:
             return RegionScope(everything=True)
         return RegionScope.of([s.region_code for s in self.admin_of_sites])

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from app.auth.deps import AnyAdmin
+from app.apikeys.models import ApiScope
+from app.auth.deps import integration_caller
+from app.auth.principal import Principal
 from app.db import DbSession, open_session
 from app.errors import PROBLEM_RESPONSES, Invalid
 from app.regions.queries import check_code
@@ -15,6 +17,7 @@ from app.sync.models import ENTITIES
 from app.sync.schemas import ChangeOut, ChangePage
 
 router = APIRouter(prefix="/sync", tags=["sync"], responses=PROBLEM_RESPONSES)
+FeedReader = Annotated[Principal, Depends(integration_caller(ApiScope.CHANGES_READ))]
 
 
 def _cursor(value: str | None) -> int:
@@ -31,7 +34,7 @@ def _cursor(value: str | None) -> int:
 def list_changes(
     request: Request,
     session: DbSession,
-    caller: AnyAdmin,
+    caller: FeedReader,
     cursor: Annotated[str | None, Query(max_length=18, description="From `next_cursor`")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     entity: Annotated[
@@ -42,7 +45,8 @@ def list_changes(
     """Every create, update and delete of volunteers, teams, memberships, service records and
     orders, in commit order. Start without a cursor; keep `next_cursor` and pass it back to
     resume: no change is skipped or repeated. Payloads are thin (what changed, where); fetch the
-    rows through the API. Site admins see the changes of their region."""
+    rows through the API. Site admins see the changes of their region; API keys need
+    `changes:read` and see their region's."""
     after = _cursor(cursor)
     if entity and not set(entity) <= set(ENTITIES):
         raise Invalid(f"未知的类型 / entity must be among {', '.join(ENTITIES)}", code="bad_entity")

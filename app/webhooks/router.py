@@ -3,10 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
-from sqlmodel import col, select
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlmodel import Session, col, select
 
-from app.auth.deps import AppSettings, Codec, PlatformAdmin
+from app.apikeys.models import ApiScope
+from app.auth.deps import AppSettings, Codec, integration_caller
+from app.auth.principal import Principal
 from app.common.pagination import Page, PageQuery, paginate
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES, NotFound
@@ -21,6 +23,19 @@ from app.webhooks.schemas import (
 from app.webhooks.targets import Resolver
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=PROBLEM_RESPONSES)
+# Platform admins manage every subscription; an API key with `webhooks:manage` its own.
+HookAdmin = Annotated[
+    Principal, Depends(integration_caller(ApiScope.WEBHOOKS_MANAGE, admins="platform"))
+]
+
+
+def _subscription(
+    session: Session, subscription_id: uuid.UUID, caller: Principal
+) -> WebhookSubscription:
+    subscription = service.get_subscription(session, subscription_id)
+    if caller.api_key is not None and subscription.created_by_id != caller.id:
+        raise NotFound("未找到该订阅 / no such webhook subscription", code="webhook_not_found")
+    return subscription
 
 
 def _resolver(request: Request) -> Resolver:
@@ -39,7 +54,7 @@ def create_subscription(
     session: DbSession,
     settings: AppSettings,
     codec: Codec,
-    caller: PlatformAdmin,
+    caller: HookAdmin,
 ) -> SubscriptionWithSecret:
     """Subscribe a URL to change types. Deliveries follow Standard Webhooks: `webhook-id`,
     `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of
@@ -59,11 +74,14 @@ def create_subscription(
 
 @router.get("", response_model=Page[SubscriptionOut])
 def list_subscriptions(
-    session: DbSession, _caller: PlatformAdmin, page: PageQuery
+    session: DbSession, caller: HookAdmin, page: PageQuery
 ) -> Page[SubscriptionOut]:
+    stmt = select(WebhookSubscription)
+    if caller.api_key is not None:
+        stmt = stmt.where(WebhookSubscription.created_by_id == caller.id)
     rows, cursor = paginate(
         session,
-        select(WebhookSubscription),
+        stmt,
         key=col(WebhookSubscription.id),
         params=page,
         parse_key=uuid.UUID,
@@ -73,16 +91,16 @@ def list_subscriptions(
 
 @router.get("/{subscription_id}", response_model=SubscriptionOut)
 def read_subscription(
-    subscription_id: uuid.UUID, session: DbSession, _caller: PlatformAdmin
+    subscription_id: uuid.UUID, session: DbSession, caller: HookAdmin
 ) -> SubscriptionOut:
-    return _out(service.get_subscription(session, subscription_id))
+    return _out(_subscription(session, subscription_id, caller))
 
 
 @router.delete("/{subscription_id}", status_code=204)
 def delete_subscription(
-    subscription_id: uuid.UUID, session: DbSession, caller: PlatformAdmin
+    subscription_id: uuid.UUID, session: DbSession, caller: HookAdmin
 ) -> Response:
-    subscription = service.get_subscription(session, subscription_id)
+    subscription = _subscription(session, subscription_id, caller)
     service.remove(session=session, actor=caller, subscription=subscription)
     session.commit()
     return Response(status_code=204)
@@ -94,11 +112,11 @@ def rotate_secret(
     session: DbSession,
     settings: AppSettings,
     codec: Codec,
-    caller: PlatformAdmin,
+    caller: HookAdmin,
 ) -> SubscriptionWithSecret:
     """A new secret, shown once. The old one keeps signing beside it (two signatures in the
     header) for `DIANDAN_WEBHOOK_SECRET_GRACE_HOURS`, so receivers can switch without a gap."""
-    subscription = service.get_subscription(session, subscription_id)
+    subscription = _subscription(session, subscription_id, caller)
     secret = service.rotate_secret(
         session=session, settings=settings, codec=codec, actor=caller, subscription=subscription
     )
@@ -108,10 +126,10 @@ def rotate_secret(
 
 @router.post("/{subscription_id}/enable", response_model=SubscriptionOut)
 def enable_subscription(
-    subscription_id: uuid.UUID, session: DbSession, caller: PlatformAdmin
+    subscription_id: uuid.UUID, session: DbSession, caller: HookAdmin
 ) -> SubscriptionOut:
     """Turn a disabled subscription back on; it resumes after the changes it missed."""
-    subscription = service.get_subscription(session, subscription_id)
+    subscription = _subscription(session, subscription_id, caller)
     service.enable(session=session, actor=caller, subscription=subscription)
     session.commit()
     return _out(subscription)
@@ -121,12 +139,12 @@ def enable_subscription(
 def list_deliveries(
     subscription_id: uuid.UUID,
     session: DbSession,
-    _caller: PlatformAdmin,
+    caller: HookAdmin,
     page: PageQuery,
     status_: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
 ) -> Page[DeliveryOut]:
     """Deliveries, failed ones included (the dead letters), oldest first."""
-    service.get_subscription(session, subscription_id)
+    _subscription(session, subscription_id, caller)
     stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
     if status_ is not None:
         stmt = stmt.where(WebhookDelivery.status == status_.value)
@@ -144,8 +162,9 @@ def replay_delivery(
     subscription_id: uuid.UUID,
     delivery_id: uuid.UUID,
     session: DbSession,
-    _caller: PlatformAdmin,
+    caller: HookAdmin,
 ) -> DeliveryOut:
+    _subscription(session, subscription_id, caller)
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.subscription_id != subscription_id:
         raise NotFound("未找到该投递 / no such delivery", code="delivery_not_found")

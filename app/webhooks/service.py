@@ -16,7 +16,7 @@ from app.common.clock import utcnow
 from app.common.crypto import SensitiveCodec
 from app.config import Settings
 from app.db import open_session
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.integrations.webhooks import WebhookSender
 from app.notifications.outbox import notify
 from app.regions.queries import get_region
@@ -77,6 +77,13 @@ def subscribe(
 ) -> tuple[WebhookSubscription, str]:
     check_target(data.url, https_only=settings.webhook_https_only_value, resolve=resolve)
     region = get_region(session, data.region_code).code if data.region_code else None
+    if actor.api_key is not None and actor.api_key.region_code is not None:
+        # A key limited to a region hears only of that region.
+        region = region or actor.api_key.region_code
+        if not actor.admin_scope.covers(region):
+            raise Forbidden(
+                "该密钥不能订阅其区域以外的变更 / outside this key's region", code="out_of_region"
+            )
     secret = signing.new_secret()
     # Start at the feed's end: a new subscriber hears of changes from now on.
     sequence_pending(session)

@@ -1,0 +1,1 @@
+"""Integrator API keys: scoped, optionally limited to a region subtree, stored hashed."""
