@@ -31,6 +31,7 @@ from app.integrations.wechat import WeChatClient
 from app.orders.router import router as orders_router
 from app.records.router import router as records_router
 from app.regions.router import router as regions_router
+from app.scoring.leaderboards import router as leaderboards_router
 from app.scoring.router import router as scoring_router
 from app.sites.router import router as sites_router
 from app.sync.router import router as sync_router
@@ -148,6 +149,7 @@ def create_app(
         dispatch_router,
         scoring_router,
         records_router,
+        leaderboards_router,
         apikeys_router,
         sync_router,
         webhooks_router,

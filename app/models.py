@@ -9,9 +9,9 @@ from app.idempotency.models import IdempotencyRecord
 from app.integrations.national.models import PushDeadLetter, PushState
 from app.notifications.models import OutboxMessage
 from app.orders.models import Complaint, Order, OrderEvent, OrderRating
-from app.records.models import ServiceRecord
+from app.records.models import CorrectionRequest, ServiceRecord
 from app.regions.models import Region
-from app.scoring.models import TeamStats
+from app.scoring.models import TeamStats, TeamTotal, VolunteerTotal
 from app.sites.models import Site
 from app.sync.models import ChangeEvent, ChangeFeedHead
 from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty
@@ -25,6 +25,7 @@ __all__ = [
     "ChangeEvent",
     "ChangeFeedHead",
     "Complaint",
+    "CorrectionRequest",
     "IdempotencyRecord",
     "Offer",
     "Order",
@@ -43,8 +44,10 @@ __all__ = [
     "TeamMember",
     "TeamSpecialty",
     "TeamStats",
+    "TeamTotal",
     "User",
     "Volunteer",
+    "VolunteerTotal",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.common.clock import utcnow
@@ -19,6 +19,7 @@ class RecordSource(StrEnum):
     ACTIVITY = "activity"  # confirmed attendance of an activity
     MANUAL = "manual"  # entered by a team leader or site admin (POST /records)
     IMPORT = "import"  # historical hours from another platform
+    AMENDMENT = "amendment"  # a correction of another record: its minutes are the difference
 
 
 class ServiceRecord(SQLModel, table=True):
@@ -29,10 +30,12 @@ class ServiceRecord(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("order_id", "volunteer_id"),
         UniqueConstraint("activity_id", "volunteer_id"),
+        # A volunteer's records by day: the daily limit, their list, and their lookups.
+        Index("ix_service_record_volunteer_day", "volunteer_id", "service_date"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id", index=True)
+    volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id")
     team_id: uuid.UUID = Field(foreign_key="team.id", index=True)
     order_id: uuid.UUID | None = Field(default=None, foreign_key="service_order.id")
     activity_id: uuid.UUID | None = Field(default=None)
@@ -47,3 +50,34 @@ class ServiceRecord(SQLModel, table=True):
     place: str = Field(default="", max_length=200)
     recorded_by_id: uuid.UUID = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # An amendment names the record it corrects and why; its `minutes` is the change (negative
+    # to reduce), so that every total is the plain sum of the ledger.
+    amends_id: uuid.UUID | None = Field(default=None, foreign_key="service_record.id", index=True)
+    reason: str = Field(default="", max_length=500)
+
+
+class CorrectionStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class CorrectionRequest(SQLModel, table=True):
+    """A volunteer's request to correct an error in a record (or to add an omitted one); the
+    team leader or a site admin decides. Kept with its decision."""
+
+    __tablename__ = "correction_request"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    record_id: uuid.UUID = Field(foreign_key="service_record.id", index=True)
+    volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id", index=True)
+    requested_by_id: uuid.UUID = Field(foreign_key="app_user.id")
+    minutes: int | None = None  # the corrected duration asked for
+    content: str | None = Field(default=None, max_length=1000)
+    reason: str = Field(max_length=500)
+    status: str = Field(default=CorrectionStatus.PENDING.value, sa_type=String(10), index=True)
+    decided_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
+    decision_reason: str | None = Field(default=None, max_length=500)
+    amendment_id: uuid.UUID | None = Field(default=None, foreign_key="service_record.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -5,15 +5,28 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from app.auth.deps import AppSettings, CurrentPrincipal
 from app.common.pagination import Page, PageQuery, paginate
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES
-from app.records.models import ServiceRecord
-from app.records.schemas import SERVICE_TIME_RULE, RecordOut, RecordSummaryOut, StarOut
+from app.records import entry
+from app.records.models import CorrectionRequest, CorrectionStatus, ServiceRecord
+from app.records.schemas import (
+    SERVICE_TIME_RULE,
+    AmendmentCreate,
+    CorrectionCreate,
+    CorrectionDecision,
+    CorrectionOut,
+    LedgerRowOut,
+    RecordCreate,
+    RecordDetailOut,
+    RecordOut,
+    RecordSummaryOut,
+    StarOut,
+)
 from app.scoring.rules import star_standing
 from app.volunteers.service import get_visible
 
@@ -23,7 +36,10 @@ router = APIRouter(tags=["records"], responses=PROBLEM_RESPONSES)
 @router.get(
     "/volunteers/{volunteer_id}/records",
     response_model=Page[RecordOut],
-    description=f"Service records (志愿服务记录), newest last. Service time: {SERVICE_TIME_RULE}.",
+    description=(
+        f"Service records (志愿服务记录) and their amendments, in ledger order. "
+        f"Service time: {SERVICE_TIME_RULE}."
+    ),
 )
 def list_records(
     volunteer_id: uuid.UUID,
@@ -56,6 +72,9 @@ def list_records(
                 region_code=r.region_code,
                 content=r.content,
                 recorded_at=r.created_at,
+                source=r.source,
+                amends_id=r.amends_id,
+                reason=r.reason,
             )
             for r in rows
         ],
@@ -71,9 +90,10 @@ def records_summary(
     star (where a jurisdiction reviews applications) is a separate, later step."""
     volunteer = get_visible(session, caller, volunteer_id)
     count, minutes = session.exec(
-        select(func.count(), func.coalesce(func.sum(ServiceRecord.minutes), 0)).where(
-            ServiceRecord.volunteer_id == volunteer.id
-        )
+        select(
+            func.count(col(ServiceRecord.id)).filter(col(ServiceRecord.amends_id).is_(None)),
+            func.coalesce(func.sum(ServiceRecord.minutes), 0),
+        ).where(ServiceRecord.volunteer_id == volunteer.id)
     ).one()
     thresholds = tuple(settings.star_thresholds_hours)
     standing = star_standing(int(minutes), thresholds)
@@ -89,3 +109,117 @@ def records_summary(
         ),
         thresholds_hours=list(thresholds),
     )
+
+
+def _row(record: ServiceRecord) -> LedgerRowOut:
+    return LedgerRowOut.model_validate(record, from_attributes=True)
+
+
+def _correction(request: CorrectionRequest) -> CorrectionOut:
+    return CorrectionOut.model_validate(request, from_attributes=True)
+
+
+@router.post(
+    "/records",
+    response_model=LedgerRowOut,
+    status_code=201,
+    description=(
+        "Enter a service record (team leaders for their team, site admins within their region). "
+        f"Service time: {SERVICE_TIME_RULE}; stored in whole minutes. Refused: a volunteer who "
+        "is not an approved member of the team, non-positive hours, a future date, more than 24 "
+        "hours on one day for one volunteer, times overlapping another record."
+    ),
+)
+def create_record(
+    body: RecordCreate, session: DbSession, settings: AppSettings, caller: CurrentPrincipal
+) -> LedgerRowOut:
+    record = entry.create_record(session, settings, caller, body)
+    session.commit()
+    return _row(record)
+
+
+@router.get("/records/{record_id}", response_model=RecordDetailOut)
+def read_record(
+    record_id: uuid.UUID, session: DbSession, caller: CurrentPrincipal
+) -> RecordDetailOut:
+    """A record with its amendments; the original stays as it was entered."""
+    record = entry.get_record(session, caller, record_id)
+    amendments = entry.amendments_of(session, record)
+    effective = record.minutes + sum(a.minutes for a in amendments)
+    return RecordDetailOut(
+        record=_row(record),
+        amendments=[_row(a) for a in amendments],
+        effective_minutes=effective,
+        effective_hours=round(effective / 60, 2),
+    )
+
+
+@router.post("/records/{record_id}/amendments", response_model=LedgerRowOut, status_code=201)
+def amend_record(
+    record_id: uuid.UUID, body: AmendmentCreate, session: DbSession, caller: CurrentPrincipal
+) -> LedgerRowOut:
+    """Correct a record (team leader or site admin): appended with reason and actor, the
+    original kept; totals follow the corrected value. `hours: 0` voids the record."""
+    record = entry.get_record(session, caller, record_id)
+    amendment = entry.amend_record(session, caller, record, body)
+    session.commit()
+    return _row(amendment)
+
+
+@router.post(
+    "/records/{record_id}/correction-requests", response_model=CorrectionOut, status_code=201
+)
+def request_correction(
+    record_id: uuid.UUID, body: CorrectionCreate, session: DbSession, caller: CurrentPrincipal
+) -> CorrectionOut:
+    """The volunteer asks for a correction; the team leader or a site admin decides."""
+    record = entry.get_record(session, caller, record_id)
+    request = entry.request_correction(session, caller, record, body)
+    session.commit()
+    return _correction(request)
+
+
+@router.get("/correction-requests", response_model=Page[CorrectionOut])
+def list_corrections(
+    session: DbSession,
+    caller: CurrentPrincipal,
+    page: PageQuery,
+    status_: Annotated[CorrectionStatus | None, Query(alias="status")] = None,
+) -> Page[CorrectionOut]:
+    """Requests the caller may decide (their teams', their region's) and their own."""
+    reach = or_(
+        col(CorrectionRequest.requested_by_id) == caller.id,
+        caller.admin_scope.filter(col(ServiceRecord.region_code)),
+        col(ServiceRecord.team_id).in_(caller.led_team_ids or [uuid.UUID(int=0)]),
+    )
+    stmt = (
+        select(CorrectionRequest)
+        .join(ServiceRecord, col(ServiceRecord.id) == col(CorrectionRequest.record_id))
+        .where(reach)
+    )
+    if status_ is not None:
+        stmt = stmt.where(CorrectionRequest.status == status_.value)
+    rows, cursor = paginate(
+        session, stmt, key=col(CorrectionRequest.id), params=page, parse_key=uuid.UUID
+    )
+    return Page(items=[_correction(r) for r in rows], next_cursor=cursor)
+
+
+@router.post("/correction-requests/{request_id}/approve", response_model=CorrectionOut)
+def approve_correction(
+    request_id: uuid.UUID, body: CorrectionDecision, session: DbSession, caller: CurrentPrincipal
+) -> CorrectionOut:
+    request = entry.get_correction(session, caller, request_id)
+    entry.decide_correction(session, caller, request, approve=True, reason=body.reason)
+    session.commit()
+    return _correction(request)
+
+
+@router.post("/correction-requests/{request_id}/reject", response_model=CorrectionOut)
+def reject_correction(
+    request_id: uuid.UUID, body: CorrectionDecision, session: DbSession, caller: CurrentPrincipal
+) -> CorrectionOut:
+    request = entry.get_correction(session, caller, request_id)
+    entry.decide_correction(session, caller, request, approve=False, reason=body.reason)
+    session.commit()
+    return _correction(request)

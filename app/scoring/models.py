@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, BigInteger, Index, String
 from sqlmodel import Field, SQLModel
 
 from app.common.clock import utcnow
@@ -25,3 +26,47 @@ class TeamStats(SQLModel, table=True):
     served_months: list[str] = Field(default_factory=list, sa_type=JSON)  # "YYYY-MM", last 12
     score: float | None = None
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PeriodKind(StrEnum):
+    ALL = "all"  # key 0
+    YEAR = "year"  # key 2026
+    QUARTER = "quarter"  # key 20264 (year·10 + quarter)
+    MONTH = "month"  # key 202611 (year·100 + month)
+
+
+class VolunteerTotal(SQLModel, table=True):
+    """A volunteer's recorded minutes per period, moved by every record and amendment in the
+    transaction that lands it. Leaderboards read these, never the ledger.
+    `python -m app.scoring.recompute` rebuilds them from the ledger."""
+
+    __tablename__ = "volunteer_total"
+    __table_args__ = (
+        Index("ix_volunteer_total_board", "period_kind", "period", "minutes"),
+        Index("ix_volunteer_total_region", "period_kind", "period", "region_code", "minutes"),
+    )
+
+    volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id", primary_key=True)
+    period_kind: str = Field(primary_key=True, sa_type=String(8))
+    period: int = Field(primary_key=True)
+    # The volunteer's region (it follows them when they move, with their history).
+    region_code: str = Field(sa_type=String(12))
+    minutes: int = Field(default=0, sa_type=BigInteger)
+    records: int = 0
+
+
+class TeamTotal(SQLModel, table=True):
+    """The same per team (records landed for the team)."""
+
+    __tablename__ = "team_total"
+    __table_args__ = (
+        Index("ix_team_total_board", "period_kind", "period", "minutes"),
+        Index("ix_team_total_region", "period_kind", "period", "region_code", "minutes"),
+    )
+
+    team_id: uuid.UUID = Field(foreign_key="team.id", primary_key=True)
+    period_kind: str = Field(primary_key=True, sa_type=String(8))
+    period: int = Field(primary_key=True)
+    region_code: str = Field(sa_type=String(12))
+    minutes: int = Field(default=0, sa_type=BigInteger)
+    records: int = 0

@@ -1,0 +1,200 @@
+"""Leaderboards by region subtree and period, read from the period totals (never the ledger).
+
+Boards are public to signed-in users, as honour rolls are; volunteers' names are masked (王*)
+except for admins over the volunteer's region and the volunteer themself.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Float, cast
+from sqlalchemy import select as sa_select
+from sqlmodel import col
+
+from app.auth.deps import AppSettings, CurrentPrincipal
+from app.common.identity import mask_name
+from app.db import DbSession
+from app.errors import PROBLEM_RESPONSES, Invalid
+from app.records.ledger import china_today
+from app.regions.queries import get_region
+from app.regions.scope import RegionScope
+from app.scoring.models import PeriodKind, TeamStats, TeamTotal, VolunteerTotal
+from app.scoring.totals import period_key
+from app.teams.models import Team
+from app.volunteers.models import Volunteer
+
+router = APIRouter(prefix="/leaderboards", tags=["scoring"], responses=PROBLEM_RESPONSES)
+
+
+class VolunteerBoardBy(StrEnum):
+    HOURS = "hours"
+
+
+class TeamBoardBy(StrEnum):
+    HOURS = "hours"
+    RATING = "rating"  # Bayesian average of ratings (all time)
+
+
+class BoardEntry(BaseModel):
+    rank: int
+    id: uuid.UUID
+    name: str
+    region_code: str
+    hours: float
+    minutes: int
+    records: int
+    rating: float | None = None
+    ratings: int | None = None
+
+
+class Board(BaseModel):
+    period: PeriodKind
+    period_key: int = Field(description="0 (all), 2026, 20264 (2026 Q4) or 202611 (Nov 2026)")
+    region_code: str | None
+    by: str
+    entries: list[BoardEntry]
+
+
+_PATTERNS = {
+    PeriodKind.YEAR: re.compile(r"^(\d{4})$"),
+    PeriodKind.QUARTER: re.compile(r"^(\d{4})-Q([1-4])$"),
+    PeriodKind.MONTH: re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"),
+}
+
+
+def parse_period(kind: PeriodKind, at: str | None) -> int:
+    """`at` is a date (the period containing it), or the period itself: 2026, 2026-Q4, 2026-11."""
+    if kind is PeriodKind.ALL:
+        return 0
+    if at is None:
+        return period_key(kind, china_today())
+    try:
+        return period_key(kind, date.fromisoformat(at))
+    except ValueError:
+        pass
+    found = _PATTERNS[kind].match(at)
+    if found is None:
+        raise Invalid(
+            "无效的统计周期 / `at` must be a date or a period like 2026, 2026-Q4, 2026-11",
+            code="bad_period",
+        )
+    parts = [int(g) for g in found.groups()]
+    if kind is PeriodKind.YEAR:
+        return parts[0]
+    return parts[0] * (10 if kind is PeriodKind.QUARTER else 100) + parts[1]
+
+
+Period = Annotated[PeriodKind, Query(description="month, quarter, year or all")]
+At = Annotated[str | None, Query(max_length=10, description="A date, or 2026 / 2026-Q4 / 2026-11")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+def _scope(session: DbSession, region: str | None) -> RegionScope:
+    if region is None:
+        return RegionScope(everything=True)
+    return RegionScope.of([get_region(session, region).code])
+
+
+@router.get("/volunteers", response_model=Board)
+def volunteer_board(
+    session: DbSession,
+    caller: CurrentPrincipal,
+    region: Annotated[str | None, Query(description="A region's subtree; none: everywhere")] = None,
+    period: Period = PeriodKind.YEAR,
+    at: At = None,
+    by: VolunteerBoardBy = VolunteerBoardBy.HOURS,
+    limit: Limit = 50,
+) -> Board:
+    """Volunteers by recorded hours (amendments included) in a region and period."""
+    key = parse_period(period, at)
+    total = VolunteerTotal
+    rows = session.execute(
+        sa_select(
+            col(total.volunteer_id), col(total.region_code), col(total.minutes),
+            col(total.records), col(Volunteer.real_name), col(Volunteer.user_id),
+        )
+        .join(Volunteer, col(Volunteer.id) == col(total.volunteer_id))
+        .where(
+            col(total.period_kind) == period.value,
+            col(total.period) == key,
+            _scope(session, region).filter(col(total.region_code)),
+        )
+        .order_by(col(total.minutes).desc(), col(total.volunteer_id))
+        .limit(limit)
+    ).all()  # fmt: skip
+    admin = caller.admin_scope
+    entries = [
+        BoardEntry(
+            rank=n,
+            id=volunteer_id,
+            name=name if user_id == caller.id or admin.covers(region_code) else mask_name(name),
+            region_code=region_code,
+            hours=round(minutes / 60, 2),
+            minutes=minutes,
+            records=records,
+        )
+        for n, (volunteer_id, region_code, minutes, records, name, user_id) in enumerate(rows, 1)
+    ]
+    return Board(period=period, period_key=key, region_code=region, by=by.value, entries=entries)
+
+
+@router.get("/teams", response_model=Board)
+def team_board(
+    session: DbSession,
+    settings: AppSettings,
+    _caller: CurrentPrincipal,
+    region: Annotated[str | None, Query(description="A region's subtree; none: everywhere")] = None,
+    period: Period = PeriodKind.YEAR,
+    at: At = None,
+    by: TeamBoardBy = TeamBoardBy.HOURS,
+    limit: Limit = 50,
+) -> Board:
+    """Teams by recorded hours in a region and period, or by rating (a Bayesian average, so that
+    one five-star rating does not beat forty 4.8s; all time)."""
+    key = parse_period(period, at)
+    scope = _scope(session, region)
+    if by is TeamBoardBy.RATING:
+        prior, weight = settings.score_rating_prior_mean, settings.score_rating_prior_weight
+        rating = (prior * weight + cast(col(TeamStats.rating_sum), Float)) / (
+            weight + col(TeamStats.rating_count)
+        )
+        rated = session.execute(
+            sa_select(col(Team.id), col(Team.name), col(Team.region_code), rating,
+                      col(TeamStats.rating_count))
+            .join(TeamStats, col(TeamStats.team_id) == col(Team.id))
+            .where(scope.filter(col(Team.region_code)), col(TeamStats.rating_count) > 0)
+            .order_by(rating.desc(), col(Team.id))
+            .limit(limit)
+        ).all()  # fmt: skip
+        entries = [
+            BoardEntry(rank=n, id=team_id, name=name, region_code=code, hours=0, minutes=0,
+                       records=0, rating=round(float(value), 3), ratings=count)
+            for n, (team_id, name, code, value, count) in enumerate(rated, 1)
+        ]  # fmt: skip
+        return Board(period=PeriodKind.ALL, period_key=0, region_code=region, by=by.value,
+                     entries=entries)  # fmt: skip
+    rows = session.execute(
+        sa_select(col(TeamTotal.team_id), col(Team.name), col(TeamTotal.region_code),
+                  col(TeamTotal.minutes), col(TeamTotal.records))
+        .join(Team, col(Team.id) == col(TeamTotal.team_id))
+        .where(
+            col(TeamTotal.period_kind) == period.value,
+            col(TeamTotal.period) == key,
+            scope.filter(col(TeamTotal.region_code)),
+        )
+        .order_by(col(TeamTotal.minutes).desc(), col(TeamTotal.team_id))
+        .limit(limit)
+    ).all()  # fmt: skip
+    entries = [
+        BoardEntry(rank=n, id=team_id, name=name, region_code=code, hours=round(minutes / 60, 2),
+                   minutes=minutes, records=records)
+        for n, (team_id, name, code, minutes, records) in enumerate(rows, 1)
+    ]  # fmt: skip
+    return Board(period=period, period_key=key, region_code=region, by=by.value, entries=entries)
