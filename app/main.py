@@ -29,6 +29,7 @@ from app.integrations.sms import HttpSmsSender, LogSmsSender, SmsSender
 from app.integrations.webhooks import WebhookSender
 from app.integrations.wechat import WeChatClient
 from app.orders.router import router as orders_router
+from app.points.router import router as points_router
 from app.records.router import router as records_router
 from app.regions.router import router as regions_router
 from app.scoring.leaderboards import router as leaderboards_router
@@ -150,6 +151,7 @@ def create_app(
         scoring_router,
         records_router,
         leaderboards_router,
+        points_router,
         apikeys_router,
         sync_router,
         webhooks_router,

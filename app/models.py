@@ -9,6 +9,13 @@ from app.idempotency.models import IdempotencyRecord
 from app.integrations.national.models import PushDeadLetter, PushState
 from app.notifications.models import OutboxMessage
 from app.orders.models import Complaint, Order, OrderEvent, OrderRating
+from app.points.models import (
+    PointsBalance,
+    PointsEntry,
+    PointsPolicy,
+    Redemption,
+    RewardItem,
+)
 from app.records.models import CorrectionRequest, ServiceRecord
 from app.regions.models import Region
 from app.scoring.models import TeamStats, TeamTotal, VolunteerTotal
@@ -32,9 +39,14 @@ __all__ = [
     "OrderEvent",
     "OrderRating",
     "OutboxMessage",
+    "PointsBalance",
+    "PointsEntry",
+    "PointsPolicy",
     "PushDeadLetter",
     "PushState",
+    "Redemption",
     "Region",
+    "RewardItem",
     "RoleGrant",
     "ServiceProject",
     "ServiceRecord",

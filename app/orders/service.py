@@ -32,6 +32,7 @@ from app.orders.schemas import (
     RatingCreate,
 )
 from app.orders.states import HELD, REQUESTER_CANCELLABLE, OrderStatus
+from app.points import service as points
 from app.records.ledger import RecordDraft, land_records
 from app.records.models import RecordSource
 from app.regions.codes import ancestors
@@ -419,6 +420,8 @@ def rate(
     rating = OrderRating(order_id=order.id, team_id=order.team_id, **data.model_dump())
     session.add(rating)
     team_stats.record_rating(session, settings, order.team_id, data.stars)
+    if data.stars == 5:
+        points.five_star_bonus(session, order.id)
     session.flush()
     return rating
 

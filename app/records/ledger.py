@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from app.common.clock import utcnow
 from app.config import Settings
 from app.errors import Invalid
+from app.points import service as points
 from app.records.models import RecordSource, ServiceRecord
 from app.scoring import totals
 from app.teams.models import Team, TeamMember
@@ -219,6 +220,7 @@ def land_records(
             for r in records
         ],
     )  # fmt: skip
+    points.earn_for_records(session, records)
     return records
 
 
@@ -282,4 +284,5 @@ def amend(
         [totals.Movement(record.volunteer_id, region, record.team_id, team_region,
                          record.service_date, amendment.minutes, 0)],
     )  # fmt: skip
+    points.earn_for_records(session, [amendment])
     return amendment

@@ -1,0 +1,76 @@
+"""Concurrent redemptions on PostgreSQL: never overspent, never oversold."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.auth.security import issue_access_token
+from app.common.crypto import SensitiveCodec
+from app.main import create_app
+from app.points import service
+from app.points.models import PointsBalance, PointsEntry, RewardItem
+from tests.conftest import Backend, offline_http_client, settings_for
+from tests.factories import Factory
+from tests.rendezvous import Rendezvous, statuses, together
+
+pytestmark = pytest.mark.postgres
+AFTER_AUTH = "FROM team_member WHERE team_member.volunteer_id ="
+
+
+@pytest.fixture
+def live(fresh_postgres: Backend) -> Iterator[FastAPI]:
+    app = create_app(settings_for(fresh_postgres.url), http_client=offline_http_client())
+    try:
+        yield app
+    finally:
+        app.state.engine.dispose()
+
+
+def test_concurrent_redemptions_never_overspend(live: FastAPI, fresh_postgres: Backend) -> None:
+    settings = live.state.settings
+    with Session(fresh_postgres.engine, expire_on_commit=False) as session:
+        make = Factory(session, settings, SensitiveCodec(settings.data_key_value))
+        world = make.world("140802000000")
+        volunteer = world.member_volunteer
+        service.adjust(session, volunteer.id, 25, reason="初始", actor_id=world.center_admin.id)
+        item = RewardItem(name="书", points=10, stock=100, region_code=world.county,
+                          created_by_id=world.center_admin.id)  # fmt: skip
+        scarce = RewardItem(name="票", points=1, stock=2, region_code=world.county,
+                            created_by_id=world.center_admin.id)  # fmt: skip
+        session.add_all([item, scarce])
+        session.commit()
+    token, _ = issue_access_token(world.member.id, settings)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def buy(item_id: object) -> Callable[[], httpx.Response]:
+        def call() -> httpx.Response:
+            response: httpx.Response = TestClient(live).post(
+                "/api/v1/redemptions", json={"item_id": str(item_id)}, headers=headers
+            )
+            return response
+
+        return call
+
+    with Rendezvous(live.state.engine, 5, AFTER_AUTH):
+        spent = together([buy(item.id) for _ in range(5)])
+    assert statuses(spent) == {201: 2, 409: 3}, [r.text for r in spent]
+    with Rendezvous(live.state.engine, 4, AFTER_AUTH):
+        sold = together([buy(scarce.id) for _ in range(4)])
+    assert statuses(sold) == {201: 2, 409: 2}, [r.text for r in sold]
+
+    with Session(fresh_postgres.engine) as session:
+        balance = session.get(PointsBalance, volunteer.id)
+        total = session.exec(
+            select(func.sum(PointsEntry.delta)).where(PointsEntry.volunteer_id == volunteer.id)
+        ).one()
+        assert balance is not None
+        assert balance.balance == total == 25 - 20 - 2
+        assert session.get(RewardItem, scarce.id).stock == 0  # type: ignore[union-attr]
+        assert session.get(RewardItem, item.id).stock == 98  # type: ignore[union-attr]
