@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = 2.0
     stream_poll_seconds: float = 1.0
     stream_max_seconds: float = 300.0
+    # How long a leaderboard page may be served from this process's memory before it is read
+    # from the totals again (0: always read). Boards lag records by at most this.
+    leaderboard_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
 
     # Exports to national platforms: "masked" personal numbers, or "full" where the receiving
     # system requires them (national registration is keyed by the ID number).

@@ -36,7 +36,10 @@ REQUIRE_POSTGRES = os.environ.get("DIANDAN_REQUIRE_POSTGRES") == "1"
 
 
 def settings_for(url: str, **overrides: object) -> Settings:
-    return Settings(env=Environment.TEST, database_url=url, **overrides)  # type: ignore[arg-type]
+    # Leaderboard pages are not kept between requests: tests read what they just wrote (the
+    # cache has a test of its own).
+    values: dict[str, object] = {"leaderboard_cache_seconds": 0, **overrides}
+    return Settings(env=Environment.TEST, database_url=url, **values)  # type: ignore[arg-type]
 
 
 def alembic_config() -> Config:

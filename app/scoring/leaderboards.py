@@ -7,19 +7,23 @@ except for admins over the volunteer's region and the volunteer themself.
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Float, cast
 from sqlalchemy import select as sa_select
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from app.auth.deps import AppSettings, CurrentPrincipal
 from app.common.identity import mask_name
+from app.config import Settings
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES, Invalid
 from app.records.ledger import china_today
@@ -31,6 +35,42 @@ from app.teams.models import Team
 from app.volunteers.models import Volunteer
 
 router = APIRouter(prefix="/leaderboards", tags=["scoring"], responses=PROBLEM_RESPONSES)
+
+
+class _Recent:
+    """Board rows kept for `DIANDAN_LEADERBOARD_CACHE_SECONDS`: many readers of one board cost
+    one query. Per process; names are masked per caller after the cache."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._rows: dict[tuple[object, ...], tuple[float, list[Any]]] = {}
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...], ttl: float, load: Callable[[], list[Any]]) -> list[Any]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._rows.get(key)
+        if ttl > 0 and hit is not None and now - hit[0] < ttl:
+            return hit[1]
+        rows = load()
+        if ttl > 0:
+            with self._lock:
+                if len(self._rows) >= self._size:
+                    self._rows.clear()
+                self._rows[key] = (now, rows)
+        return rows
+
+
+def _boards(request: Request) -> _Recent:
+    """One cache per app (and so per database)."""
+    state = request.app.state
+    if not hasattr(state, "board_cache"):
+        state.board_cache = _Recent()
+    cache: _Recent = state.board_cache
+    return cache
+
+
+BoardCache = Annotated[_Recent, Depends(_boards)]
 
 
 class VolunteerBoardBy(StrEnum):
@@ -102,9 +142,72 @@ def _scope(session: DbSession, region: str | None) -> RegionScope:
     return RegionScope.of([get_region(session, region).code])
 
 
+def _volunteer_rows(
+    session: Session, region: str | None, period: PeriodKind, key: int, limit: int
+) -> list[Any]:
+    total = VolunteerTotal
+    return list(
+        session.execute(
+            sa_select(
+                col(total.volunteer_id), col(total.region_code), col(total.minutes),
+                col(total.records), col(Volunteer.real_name), col(Volunteer.user_id),
+            )
+            .join(Volunteer, col(Volunteer.id) == col(total.volunteer_id))
+            .where(
+                col(total.period_kind) == period.value,
+                col(total.period) == key,
+                _scope(session, region).filter(col(total.region_code)),
+            )
+            .order_by(col(total.minutes).desc(), col(total.volunteer_id))
+            .limit(limit)
+        ).all()
+    )  # fmt: skip
+
+
+def _team_rows(
+    session: Session, region: str | None, period: PeriodKind, key: int, limit: int
+) -> list[Any]:
+    return list(
+        session.execute(
+            sa_select(col(TeamTotal.team_id), col(Team.name), col(TeamTotal.region_code),
+                      col(TeamTotal.minutes), col(TeamTotal.records))
+            .join(Team, col(Team.id) == col(TeamTotal.team_id))
+            .where(
+                col(TeamTotal.period_kind) == period.value,
+                col(TeamTotal.period) == key,
+                _scope(session, region).filter(col(TeamTotal.region_code)),
+            )
+            .order_by(col(TeamTotal.minutes).desc(), col(TeamTotal.team_id))
+            .limit(limit)
+        ).all()
+    )  # fmt: skip
+
+
+def _rated_rows(session: Session, settings: Settings, region: str | None, limit: int) -> list[Any]:
+    prior, weight = settings.score_rating_prior_mean, settings.score_rating_prior_weight
+    rating = (prior * weight + cast(col(TeamStats.rating_sum), Float)) / (
+        weight + col(TeamStats.rating_count)
+    )
+    return list(
+        session.execute(
+            sa_select(col(Team.id), col(Team.name), col(Team.region_code), rating,
+                      col(TeamStats.rating_count))
+            .join(TeamStats, col(TeamStats.team_id) == col(Team.id))
+            .where(
+                _scope(session, region).filter(col(Team.region_code)),
+                col(TeamStats.rating_count) > 0,
+            )
+            .order_by(rating.desc(), col(Team.id))
+            .limit(limit)
+        ).all()
+    )  # fmt: skip
+
+
 @router.get("/volunteers", response_model=Board)
 def volunteer_board(
     session: DbSession,
+    settings: AppSettings,
+    cache: BoardCache,
     caller: CurrentPrincipal,
     region: Annotated[str | None, Query(description="A region's subtree; none: everywhere")] = None,
     period: Period = PeriodKind.YEAR,
@@ -112,23 +215,14 @@ def volunteer_board(
     by: VolunteerBoardBy = VolunteerBoardBy.HOURS,
     limit: Limit = 50,
 ) -> Board:
-    """Volunteers by recorded hours (amendments included) in a region and period."""
+    """Volunteers by recorded hours (amendments included) in a region and period. Pages are
+    served from memory for up to `DIANDAN_LEADERBOARD_CACHE_SECONDS` (10)."""
     key = parse_period(period, at)
-    total = VolunteerTotal
-    rows = session.execute(
-        sa_select(
-            col(total.volunteer_id), col(total.region_code), col(total.minutes),
-            col(total.records), col(Volunteer.real_name), col(Volunteer.user_id),
-        )
-        .join(Volunteer, col(Volunteer.id) == col(total.volunteer_id))
-        .where(
-            col(total.period_kind) == period.value,
-            col(total.period) == key,
-            _scope(session, region).filter(col(total.region_code)),
-        )
-        .order_by(col(total.minutes).desc(), col(total.volunteer_id))
-        .limit(limit)
-    ).all()  # fmt: skip
+    rows = cache.get(
+        ("volunteers", region, period, key, by, limit),
+        settings.leaderboard_cache_seconds,
+        lambda: _volunteer_rows(session, region, period, key, limit),
+    )
     admin = caller.admin_scope
     entries = [
         BoardEntry(
@@ -149,6 +243,7 @@ def volunteer_board(
 def team_board(
     session: DbSession,
     settings: AppSettings,
+    cache: BoardCache,
     _caller: CurrentPrincipal,
     region: Annotated[str | None, Query(description="A region's subtree; none: everywhere")] = None,
     period: Period = PeriodKind.YEAR,
@@ -158,21 +253,11 @@ def team_board(
 ) -> Board:
     """Teams by recorded hours in a region and period, or by rating (a Bayesian average, so that
     one five-star rating does not beat forty 4.8s; all time)."""
-    key = parse_period(period, at)
-    scope = _scope(session, region)
+    ttl = settings.leaderboard_cache_seconds
     if by is TeamBoardBy.RATING:
-        prior, weight = settings.score_rating_prior_mean, settings.score_rating_prior_weight
-        rating = (prior * weight + cast(col(TeamStats.rating_sum), Float)) / (
-            weight + col(TeamStats.rating_count)
+        rated = cache.get(
+            ("rated", region, limit), ttl, lambda: _rated_rows(session, settings, region, limit)
         )
-        rated = session.execute(
-            sa_select(col(Team.id), col(Team.name), col(Team.region_code), rating,
-                      col(TeamStats.rating_count))
-            .join(TeamStats, col(TeamStats.team_id) == col(Team.id))
-            .where(scope.filter(col(Team.region_code)), col(TeamStats.rating_count) > 0)
-            .order_by(rating.desc(), col(Team.id))
-            .limit(limit)
-        ).all()  # fmt: skip
         entries = [
             BoardEntry(rank=n, id=team_id, name=name, region_code=code, hours=0, minutes=0,
                        records=0, rating=round(float(value), 3), ratings=count)
@@ -180,18 +265,12 @@ def team_board(
         ]  # fmt: skip
         return Board(period=PeriodKind.ALL, period_key=0, region_code=region, by=by.value,
                      entries=entries)  # fmt: skip
-    rows = session.execute(
-        sa_select(col(TeamTotal.team_id), col(Team.name), col(TeamTotal.region_code),
-                  col(TeamTotal.minutes), col(TeamTotal.records))
-        .join(Team, col(Team.id) == col(TeamTotal.team_id))
-        .where(
-            col(TeamTotal.period_kind) == period.value,
-            col(TeamTotal.period) == key,
-            scope.filter(col(TeamTotal.region_code)),
-        )
-        .order_by(col(TeamTotal.minutes).desc(), col(TeamTotal.team_id))
-        .limit(limit)
-    ).all()  # fmt: skip
+    key = parse_period(period, at)
+    rows = cache.get(
+        ("teams", region, period, key, limit),
+        ttl,
+        lambda: _team_rows(session, region, period, key, limit),
+    )
     entries = [
         BoardEntry(rank=n, id=team_id, name=name, region_code=code, hours=round(minutes / 60, 2),
                    minutes=minutes, records=records)

@@ -307,3 +307,21 @@ def test_leaderboards_rank_by_region_and_period(
         )
         assert response.status_code in (404, 422), bad
     assert client.get("/api/v1/leaderboards/volunteers").status_code == 401
+
+
+def test_a_board_page_is_served_from_memory_within_its_ttl(
+    ow: OrderWorld, client: TestClient, make: Factory, settings: Any
+) -> None:
+    w = ow.world
+    settings.leaderboard_cache_seconds = 60
+    url = f"/api/v1/leaderboards/volunteers?period=all&region={w.village}&limit=7"
+    post(client, make, w.leader, entry(w, hours=1))
+    first = client.get(url, headers=make.headers(w.member)).json()["entries"]
+    post(client, make, w.leader, entry(w, hours=2, service_date=(DAY - timedelta(1)).isoformat()))
+    cached = client.get(url, headers=make.headers(w.center_admin)).json()["entries"]
+    assert [e["minutes"] for e in cached] == [e["minutes"] for e in first] == [60]
+    assert cached[0]["name"] == "李队员"  # masking is per caller, after the cache
+    assert first[0]["name"] == "李队员"  # the volunteer sees their own name
+    settings.leaderboard_cache_seconds = 0
+    fresh = client.get(url, headers=make.headers(w.member)).json()["entries"]
+    assert [e["minutes"] for e in fresh] == [180]
