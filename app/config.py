@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = 2.0
     stream_poll_seconds: float = 1.0
     stream_max_seconds: float = 300.0
+    # Where people reach the API (certificates' verification links and QR codes).
+    public_base_url: str = "http://127.0.0.1:8000"
     # How long a leaderboard page may be served from this process's memory before it is read
     # from the totals again (0: always read). Boards lag records by at most this.
     leaderboard_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
@@ -102,6 +104,8 @@ class Settings(BaseSettings):
 
     # Star levels by recorded hours, per jurisdiction (the common national scale by default).
     star_thresholds_hours: list[int] = Field(default_factory=lambda: list(DEFAULT_STAR_HOURS))
+    # Grant stars as soon as hours qualify, instead of on an admin's review.
+    star_auto_grant: bool = False
     # Team score (see app/scoring/rules.py).
     score_rating_prior_mean: float = 4.0
     score_rating_prior_weight: float = 5.0

@@ -16,6 +16,7 @@ from app.accounts.router import router as accounts_router
 from app.apikeys.router import router as apikeys_router
 from app.auth.router import router as auth_router
 from app.catalog.router import router as catalog_router
+from app.certificates.router import router as certificates_router
 from app.common.crypto import SensitiveCodec
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -152,6 +153,7 @@ def create_app(
         records_router,
         leaderboards_router,
         points_router,
+        certificates_router,
         apikeys_router,
         sync_router,
         webhooks_router,

@@ -4,6 +4,7 @@ from app.accounts.models import RoleGrant, SmsCode, User
 from app.apikeys.models import ApiKey
 from app.audit.models import AuditEntry
 from app.catalog.models import Category
+from app.certificates.models import Certificate
 from app.dispatch.models import Offer
 from app.idempotency.models import IdempotencyRecord
 from app.integrations.national.models import PushDeadLetter, PushState
@@ -18,7 +19,7 @@ from app.points.models import (
 )
 from app.records.models import CorrectionRequest, ServiceRecord
 from app.regions.models import Region
-from app.scoring.models import TeamStats, TeamTotal, VolunteerTotal
+from app.scoring.models import StarGrant, TeamStats, TeamTotal, VolunteerTotal
 from app.sites.models import Site
 from app.sync.models import ChangeEvent, ChangeFeedHead
 from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty
@@ -29,6 +30,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Category",
+    "Certificate",
     "ChangeEvent",
     "ChangeFeedHead",
     "Complaint",
@@ -52,6 +54,7 @@ __all__ = [
     "ServiceRecord",
     "Site",
     "SmsCode",
+    "StarGrant",
     "Team",
     "TeamMember",
     "TeamSpecialty",

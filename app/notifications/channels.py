@@ -27,6 +27,7 @@ TOPIC_TEXT = {
     "complaint.filed": "有新的投诉待处理",
     "complaint.resolved": "您的投诉已处理",
     "webhook.disabled": "回调订阅因持续失败已停用",
+    "star.changed": "您的志愿者星级已更新",
 }
 
 

@@ -101,11 +101,16 @@ def amendments_of(session: Session, record: ServiceRecord) -> list[ServiceRecord
 
 
 def amend_record(
-    session: Session, caller: Principal, record: ServiceRecord, data: AmendmentCreate
+    session: Session,
+    settings: Settings,
+    caller: Principal,
+    record: ServiceRecord,
+    data: AmendmentCreate,
 ) -> ServiceRecord:
     _require_recorder(caller, get_team(session, record.team_id))
     amendment = amend(
         session,
+        settings,
         record,
         minutes=None if data.hours is None else to_minutes(data.hours),
         content=data.content,
@@ -161,6 +166,7 @@ def get_correction(session: Session, caller: Principal, request_id: uuid.UUID) -
 
 def decide_correction(
     session: Session,
+    settings: Settings,
     caller: Principal,
     request: CorrectionRequest,
     *,
@@ -178,6 +184,7 @@ def decide_correction(
     if approve:
         amendment = amend(
             session,
+            settings,
             record,
             minutes=request.minutes,
             content=request.content,

@@ -28,7 +28,7 @@ from app.config import Settings
 from app.errors import Invalid
 from app.points import service as points
 from app.records.models import RecordSource, ServiceRecord
-from app.scoring import totals
+from app.scoring import stars, totals
 from app.teams.models import Team, TeamMember
 from app.volunteers.models import Volunteer, VolunteerStatus
 
@@ -186,7 +186,6 @@ def land_records(
 ) -> list[ServiceRecord]:
     """Check and write the records of one event (an order, an activity, a manual entry) and
     move the totals. Flushes; the caller commits."""
-    del settings  # the rules above are national; kept for per-jurisdiction rules to come
     if not drafts:
         return []
     regions = _check(session, drafts, now or utcnow())
@@ -221,6 +220,7 @@ def land_records(
         ],
     )  # fmt: skip
     points.earn_for_records(session, records)
+    stars.auto_grant(session, settings, [r.volunteer_id for r in records])
     return records
 
 
@@ -236,6 +236,7 @@ def effective_minutes(session: Session, record: ServiceRecord) -> int:
 
 def amend(
     session: Session,
+    settings: Settings,
     record: ServiceRecord,
     *,
     minutes: int | None,
@@ -285,4 +286,5 @@ def amend(
                          record.service_date, amendment.minutes, 0)],
     )  # fmt: skip
     points.earn_for_records(session, [amendment])
+    stars.auto_grant(session, settings, [record.volunteer_id])
     return amendment

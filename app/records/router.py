@@ -156,12 +156,16 @@ def read_record(
 
 @router.post("/records/{record_id}/amendments", response_model=LedgerRowOut, status_code=201)
 def amend_record(
-    record_id: uuid.UUID, body: AmendmentCreate, session: DbSession, caller: CurrentPrincipal
+    record_id: uuid.UUID,
+    body: AmendmentCreate,
+    session: DbSession,
+    settings: AppSettings,
+    caller: CurrentPrincipal,
 ) -> LedgerRowOut:
     """Correct a record (team leader or site admin): appended with reason and actor, the
     original kept; totals follow the corrected value. `hours: 0` voids the record."""
     record = entry.get_record(session, caller, record_id)
-    amendment = entry.amend_record(session, caller, record, body)
+    amendment = entry.amend_record(session, settings, caller, record, body)
     session.commit()
     return _row(amendment)
 
@@ -207,19 +211,27 @@ def list_corrections(
 
 @router.post("/correction-requests/{request_id}/approve", response_model=CorrectionOut)
 def approve_correction(
-    request_id: uuid.UUID, body: CorrectionDecision, session: DbSession, caller: CurrentPrincipal
+    request_id: uuid.UUID,
+    body: CorrectionDecision,
+    session: DbSession,
+    settings: AppSettings,
+    caller: CurrentPrincipal,
 ) -> CorrectionOut:
     request = entry.get_correction(session, caller, request_id)
-    entry.decide_correction(session, caller, request, approve=True, reason=body.reason)
+    entry.decide_correction(session, settings, caller, request, approve=True, reason=body.reason)
     session.commit()
     return _correction(request)
 
 
 @router.post("/correction-requests/{request_id}/reject", response_model=CorrectionOut)
 def reject_correction(
-    request_id: uuid.UUID, body: CorrectionDecision, session: DbSession, caller: CurrentPrincipal
+    request_id: uuid.UUID,
+    body: CorrectionDecision,
+    session: DbSession,
+    settings: AppSettings,
+    caller: CurrentPrincipal,
 ) -> CorrectionOut:
     request = entry.get_correction(session, caller, request_id)
-    entry.decide_correction(session, caller, request, approve=False, reason=body.reason)
+    entry.decide_correction(session, settings, caller, request, approve=False, reason=body.reason)
     session.commit()
     return _correction(request)

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, BigInteger, Index, String
 from sqlmodel import Field, SQLModel
 
 from app.common.clock import utcnow
+from app.common.ids import new_id
 from app.common.types import UTCDateTime
 
 
@@ -70,3 +71,20 @@ class TeamTotal(SQLModel, table=True):
     region_code: str = Field(sa_type=String(12))
     minutes: int = Field(default=0, sa_type=BigInteger)
     records: int = 0
+
+
+class StarGrant(SQLModel, table=True):
+    """Star levels granted (or lowered) over time; the latest row is the volunteer's level.
+    Eligibility is computed from hours; a grant is a decision, kept with who and why."""
+
+    __tablename__ = "star_grant"
+    __table_args__ = (Index("ix_star_grant_volunteer_created", "volunteer_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id")
+    level: int
+    previous_level: int
+    eligible_level: int
+    reason: str = Field(default="", max_length=300)
+    granted_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")  # None: auto
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from app.auth.deps import AppSettings, CurrentPrincipal
 from app.common.clock import utcnow
 from app.db import DbSession
-from app.errors import PROBLEM_RESPONSES
+from app.errors import PROBLEM_RESPONSES, Forbidden
+from app.scoring import stars
 from app.scoring.models import TeamStats
 from app.scoring.schemas import ScorePart, TeamScoreOut
 from app.scoring.team_stats import breakdown, counts_of
 from app.teams.service import get_team
+from app.volunteers.service import get_visible
 
 router = APIRouter(tags=["scoring"], responses=PROBLEM_RESPONSES)
 
@@ -63,3 +67,68 @@ def read_team_score(
             ),
         },
     )
+
+
+class StarGrantIn(BaseModel):
+    level: int = Field(ge=0, le=10)
+    reason: str = Field(min_length=2, max_length=300)
+
+
+class StarGrantOut(BaseModel):
+    id: uuid.UUID
+    level: int
+    previous_level: int
+    eligible_level: int
+    reason: str
+    granted_by_id: uuid.UUID | None
+    created_at: datetime
+
+
+class StarsOut(BaseModel):
+    volunteer_id: uuid.UUID
+    eligible_level: int = Field(description="What the recorded hours qualify for")
+    granted_level: int = Field(description="What has been granted (the latest decision)")
+    auto_grant: bool
+    history: list[StarGrantOut]
+
+
+def _stars(session: DbSession, settings: AppSettings, volunteer_id: uuid.UUID) -> StarsOut:
+    return StarsOut(
+        volunteer_id=volunteer_id,
+        eligible_level=stars.eligible_level(session, settings, volunteer_id),
+        granted_level=stars.granted_level(session, volunteer_id),
+        auto_grant=settings.star_auto_grant,
+        history=[
+            StarGrantOut.model_validate(g, from_attributes=True)
+            for g in stars.history(session, volunteer_id)
+        ],
+    )
+
+
+@router.get("/volunteers/{volunteer_id}/stars", response_model=StarsOut)
+def read_stars(
+    volunteer_id: uuid.UUID, session: DbSession, settings: AppSettings, caller: CurrentPrincipal
+) -> StarsOut:
+    """Eligible (computed from hours) and granted (decided) star levels, with the history."""
+    volunteer = get_visible(session, caller, volunteer_id)
+    return _stars(session, settings, volunteer.id)
+
+
+@router.post("/volunteers/{volunteer_id}/stars", response_model=StarsOut, status_code=201)
+def grant_stars(
+    volunteer_id: uuid.UUID,
+    body: StarGrantIn,
+    session: DbSession,
+    settings: AppSettings,
+    caller: CurrentPrincipal,
+) -> StarsOut:
+    """An admin over the volunteer's region grants a level up to the eligible one, or lowers it
+    (with a reason). The volunteer is notified; every decision is kept."""
+    volunteer = get_visible(session, caller, volunteer_id)
+    if not caller.admin_scope.covers(volunteer.region_code):
+        raise Forbidden("只有辖区管理员可以授予星级 / site admins only", code="admin_required")
+    stars.set_level(
+        session, settings, volunteer, body.level, reason=body.reason, actor_id=caller.id
+    )
+    session.commit()
+    return _stars(session, settings, volunteer.id)

@@ -1,0 +1,105 @@
+"""Certificates: contents, a PDF whose Chinese text extracts, public verification, forgery."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Any
+
+from fastapi.testclient import TestClient
+from pypdf import PdfReader
+from sqlmodel import Session, select
+
+from app.accounts.models import User
+from app.certificates.models import Certificate
+from tests.factories import Factory
+from tests.records.conftest import OrderWorld
+from tests.records.test_ledger import entry, post
+
+
+def issue(
+    client: TestClient, make: Factory, ow: OrderWorld, user: User | None = None
+) -> dict[str, Any]:
+    w = ow.world
+    post(client, make, w.leader, entry(w, hours=2.5, service_date=date(2025, 6, 1).isoformat()))
+    post(client, make, w.leader, entry(w, hours=1, category_code="legal_aid"))
+    response = client.post(
+        f"/api/v1/volunteers/{w.member_volunteer.id}/certificates",
+        json={"person_in_charge": "张主任", "contact": "0359-1234567"},
+        headers=make.headers(user or w.member),
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def test_a_certificate_states_what_the_guidance_lists(
+    ow: OrderWorld, client: TestClient, make: Factory
+) -> None:
+    certificate = issue(client, make, ow)
+    content = certificate["content"]
+    assert content["volunteer"]["name"] == "李队员"
+    assert content["volunteer"]["id_type"] == "居民身份证"
+    assert "*" in content["volunteer"]["id_number"]
+    assert content["total_hours"] == 3.5
+    assert [y["year"] for y in content["by_year"]] == [2025, date.today().year]
+    assert content["issuer"]["person_in_charge"] == "张主任"
+    assert content["issuer"]["handler"] == "李队员"
+    assert content["issuer"]["organisation"]
+    assert content["number"].startswith("ZYFW")
+
+
+def test_the_pdf_carries_the_chinese_text(
+    ow: OrderWorld, client: TestClient, make: Factory
+) -> None:
+    certificate = issue(client, make, ow)
+    response = client.get(certificate["pdf_url"], headers=make.headers(ow.world.member))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    text = PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
+    for phrase in ("志愿服务记录证明", "李队员", "累计志愿服务时长", "3.5 小时", "张主任"):
+        assert phrase in text, phrase
+    assert certificate["content"]["verification_code"] in text
+
+
+def test_verification_is_public_and_catches_alteration(
+    ow: OrderWorld, client: TestClient, make: Factory, db: Session
+) -> None:
+    certificate = issue(client, make, ow)
+    code = certificate["code"]
+    verdict = client.get(f"/api/v1/certificates/{code}/verify").json()
+    assert verdict["valid"] is True
+    assert verdict["name"] == "李**"
+    assert verdict["total_hours"] == 3.5
+    assert "id_number" not in str(verdict)
+    document = {"content": certificate["content"], "signature": certificate["signature"]}
+    assert client.post("/api/v1/certificates/verify", json=document).json()["valid"] is True
+    forged = dict(certificate["content"], total_hours=350)
+    refused = client.post(
+        "/api/v1/certificates/verify", json={**document, "content": forged}
+    ).json()
+    assert refused == {"valid": False, "number": None, "issued_on": None, "name": None,
+                       "total_hours": None, "period": None, "organisation": None}  # fmt: skip
+    assert client.get("/api/v1/certificates/NOSUCHCODE12/verify").status_code == 404
+    stored = db.exec(select(Certificate)).one()
+    stored.content = dict(stored.content, total_hours=350)
+    db.add(stored)
+    db.flush()
+    assert client.get(f"/api/v1/certificates/{code}/verify").json()["valid"] is False
+
+
+def test_only_the_volunteer_and_admins_over_them_issue_and_read(
+    ow: OrderWorld, client: TestClient, make: Factory
+) -> None:
+    w = ow.world
+    by_admin = issue(client, make, ow, w.station_admin)
+    url = f"/api/v1/volunteers/{w.member_volunteer.id}/certificates"
+    assert client.post(url, json={}, headers=make.headers(w.leader)).status_code == 403
+    other = make.world("140803000000")
+    for user in (other.center_admin, other.member, w.resident):
+        assert client.post(url, json={}, headers=make.headers(user)).status_code == 404
+        pdf = client.get(by_admin["pdf_url"], headers=make.headers(user))
+        assert pdf.status_code == 404
+    bad = client.post(
+        url, json={"since": "2026-05-01", "until": "2026-01-01"}, headers=make.headers(w.member)
+    )
+    assert bad.status_code == 422
