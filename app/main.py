@@ -33,6 +33,7 @@ from app.orders.router import router as orders_router
 from app.points.router import router as points_router
 from app.records.router import router as records_router
 from app.regions.router import router as regions_router
+from app.scoring.honours import router as honours_router
 from app.scoring.leaderboards import router as leaderboards_router
 from app.scoring.router import router as scoring_router
 from app.sites.router import router as sites_router
@@ -152,6 +153,7 @@ def create_app(
         scoring_router,
         records_router,
         leaderboards_router,
+        honours_router,
         points_router,
         certificates_router,
         apikeys_router,
