@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = 2.0
     stream_poll_seconds: float = 1.0
     stream_max_seconds: float = 300.0
+    # How near the activity's place a phone check-in must be.
+    activity_checkin_meters: int = Field(default=500, ge=10, le=100_000)
     # Where people reach the API (certificates' verification links and QR codes).
     public_base_url: str = "http://127.0.0.1:8000"
     # How long a leaderboard page may be served from this process's memory before it is read

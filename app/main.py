@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.router import router as accounts_router
+from app.activities.router import router as activities_router
 from app.apikeys.router import router as apikeys_router
 from app.auth.router import router as auth_router
 from app.catalog.router import router as catalog_router
@@ -155,6 +156,7 @@ def create_app(
         leaderboards_router,
         honours_router,
         points_router,
+        activities_router,
         certificates_router,
         apikeys_router,
         sync_router,

@@ -1,6 +1,7 @@
 """Every table, imported in one place so that Alembic and the tests see the whole schema."""
 
 from app.accounts.models import RoleGrant, SmsCode, User
+from app.activities.models import Activity, ActivitySignup
 from app.apikeys.models import ApiKey
 from app.audit.models import AuditEntry
 from app.catalog.models import Category
@@ -27,6 +28,8 @@ from app.volunteers.models import Volunteer
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
+    "Activity",
+    "ActivitySignup",
     "ApiKey",
     "AuditEntry",
     "Category",

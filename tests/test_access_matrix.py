@@ -907,6 +907,8 @@ SIGNED_IN_ROUTES: list[tuple[str, str, Callable[[Scene], Call]]] = [
      lambda s: Call("POST", f"/teams/{s.a.team.id}/projects",
                     {"title": "匿名项目", "category_code": "care"})),
     ("GET", "/projects", lambda s: Call("GET", "/projects")),
+    ("POST", "/teams/{team_id}/activities",
+     lambda s: Call("POST", f"/teams/{s.a.team.id}/activities", {"title": "匿名活动"})),
     ("GET", "/teams/{team_id}/score", lambda s: Call("GET", f"/teams/{s.a.team.id}/score")),
     ("GET", "/volunteers/{volunteer_id}/records",
      lambda s: Call("GET", f"/volunteers/{s.a.member_volunteer.id}/records")),

@@ -38,7 +38,7 @@ class ServiceRecord(SQLModel, table=True):
     volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id")
     team_id: uuid.UUID = Field(foreign_key="team.id", index=True)
     order_id: uuid.UUID | None = Field(default=None, foreign_key="service_order.id")
-    activity_id: uuid.UUID | None = Field(default=None)
+    activity_id: uuid.UUID | None = Field(default=None, foreign_key="activity.id")
     source: str = Field(default=RecordSource.ORDER.value, sa_type=String(12))
     category_code: str = Field(foreign_key="category.code", sa_type=String(40))
     region_code: str = Field(foreign_key="region.code", sa_type=String(12))
