@@ -25,11 +25,13 @@ from app.dispatch.router import router as dispatch_router
 from app.errors import install_error_handlers, problem_response
 from app.health import install_metrics
 from app.health import router as health_router
+from app.integrations.national.import_router import router as imports_router
 from app.integrations.national.push_router import router as push_router
 from app.integrations.national.router import router as exports_router
 from app.integrations.sms import HttpSmsSender, LogSmsSender, SmsSender
 from app.integrations.webhooks import WebhookSender
 from app.integrations.wechat import WeChatClient
+from app.open311.router import router as open311_router
 from app.orders.router import router as orders_router
 from app.points.router import router as points_router
 from app.records.router import router as records_router
@@ -162,6 +164,8 @@ def create_app(
         sync_router,
         webhooks_router,
         exports_router,
+        imports_router,
+        open311_router,
         push_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -52,6 +52,7 @@ class RecordDraft:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     place: str = ""
+    external_ref: str | None = None
 
 
 def china_today(now: datetime | None = None) -> date:
@@ -206,6 +207,7 @@ def land_records(
             content=d.content,
             place=d.place,
             recorded_by_id=d.recorded_by_id,
+            external_ref=d.external_ref,
         )
         for d in drafts
     ]

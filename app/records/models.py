@@ -54,6 +54,8 @@ class ServiceRecord(SQLModel, table=True):
     # to reduce), so that every total is the plain sum of the ledger.
     amends_id: uuid.UUID | None = Field(default=None, foreign_key="service_record.id", index=True)
     reason: str = Field(default="", max_length=500)
+    # An imported record's key in the system it came from: importing it again changes nothing.
+    external_ref: str | None = Field(default=None, max_length=64, unique=True)
 
 
 class CorrectionStatus(StrEnum):

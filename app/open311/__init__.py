@@ -1,0 +1,1 @@
+"""Open311 GeoReport v2 (a subset) over the catalog and orders."""
