@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate demo test lint typecheck pytest openapi openapi-check bench clean
+.PHONY: install run serve migrate demo test lint typecheck pytest openapi openapi-check client client-check bench clean
 
 $(UV):
 	python3 -m venv .uv
@@ -28,25 +28,35 @@ demo: migrate
 run: demo
 	DIANDAN_ENV=$${DIANDAN_ENV:-development} $(VENV)/bin/uvicorn app.asgi:app --host $(HOST) --port $(PORT)
 
+CODE := app tests migrations bench tools scripts clients/python
+
 lint: install
-	$(VENV)/bin/ruff check app tests migrations bench
-	$(VENV)/bin/ruff format --check app tests migrations bench
+	$(VENV)/bin/ruff check $(CODE)
+	$(VENV)/bin/ruff format --check $(CODE)
 
 typecheck: install
-	$(VENV)/bin/mypy app tests bench
+	$(VENV)/bin/mypy app tests bench tools scripts clients/python/diandan_client
 
 pytest: install
 	$(PY) -m pytest -n $${PYTEST_WORKERS:-2} $(PYTEST_ARGS)
 
-## the whole suite: lint, types, and every test against SQLite and PostgreSQL
-test: lint typecheck pytest
+## the whole suite: lint, types, a fresh generated client, and every test on SQLite and PostgreSQL
+test: lint typecheck client-check pytest
 
 openapi: install
 	$(PY) -m app.openapi_dump > openapi/openapi.json
+	$(PY) -m tools.gen_client
 
 openapi-check: install
 	$(PY) -m app.openapi_dump | diff -q openapi/openapi.json - >/dev/null || \
 		(echo "openapi/openapi.json is stale: run 'make openapi'" && exit 1)
+
+## regenerate the typed admin client (clients/python/diandan_client) from openapi/openapi.json
+client: install
+	$(PY) -m tools.gen_client
+
+client-check: install
+	$(PY) -m tools.gen_client --check
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
