@@ -137,6 +137,16 @@ def fresh_postgres() -> Iterator[Backend]:
 
 
 @pytest.fixture
+def live_app(fresh_postgres: Backend) -> Iterator[FastAPI]:
+    """The real app on a PostgreSQL database of its own: real commits, real concurrency."""
+    application = create_app(settings_for(fresh_postgres.url), http_client=offline_http_client())
+    try:
+        yield application
+    finally:
+        application.state.engine.dispose()
+
+
+@pytest.fixture
 def connection(backend: Backend) -> Iterator[Connection]:
     with backend.engine.connect() as conn:
         outer = conn.begin()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,29 @@ import httpx
 from sqlalchemy import Engine, event
 
 T = TypeVar("T")
+
+# The caller's team memberships are the last thing sign-in loads: holding every request there
+# makes them all reach the endpoint's locks together.
+AFTER_AUTH = "FROM team_member WHERE team_member.volunteer_id ="
+
+
+def request_as(
+    app: Any, user_id: uuid.UUID, method: str, path: str, body: Any = None
+) -> Callable[[], httpx.Response]:
+    """A request of the user's, on a TestClient of its own, to run on a thread of its own."""
+    from fastapi.testclient import TestClient
+
+    from app.auth.security import issue_access_token
+
+    token, _ = issue_access_token(user_id, app.state.settings)
+
+    def call() -> httpx.Response:
+        response: httpx.Response = TestClient(app).request(
+            method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+        return response
+
+    return call
 
 
 def together(tasks: Sequence[Callable[[], T]]) -> list[T]:

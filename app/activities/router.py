@@ -128,6 +128,21 @@ def cancel_signup(activity_id: uuid.UUID, session: DbSession, caller: CurrentPri
     return Response(status_code=204)
 
 
+def _check(
+    activity_id: uuid.UUID,
+    body: CheckIn,
+    session: DbSession,
+    settings: AppSettings,
+    caller: Principal,
+    *,
+    out: bool,
+) -> SignupOut:
+    activity = service.get_activity(session, activity_id)
+    service.check(session, settings, caller, activity, body.location, out=out)
+    session.commit()
+    return _mine(session, activity, caller)
+
+
 @router.post("/activities/{activity_id}/check-in", response_model=SignupOut)
 def check_in(
     activity_id: uuid.UUID,
@@ -137,10 +152,7 @@ def check_in(
     caller: CurrentPrincipal,
 ) -> SignupOut:
     """On the phone, from an hour before the start, within `DIANDAN_ACTIVITY_CHECKIN_METERS`."""
-    activity = service.get_activity(session, activity_id)
-    service.check(session, settings, caller, activity, body.location, out=False)
-    session.commit()
-    return _mine(session, activity, caller)
+    return _check(activity_id, body, session, settings, caller, out=False)
 
 
 @router.post("/activities/{activity_id}/check-out", response_model=SignupOut)
@@ -151,10 +163,8 @@ def check_out(
     settings: AppSettings,
     caller: CurrentPrincipal,
 ) -> SignupOut:
-    activity = service.get_activity(session, activity_id)
-    service.check(session, settings, caller, activity, body.location, out=True)
-    session.commit()
-    return _mine(session, activity, caller)
+    """On the phone, until two hours after the end, within the same distance."""
+    return _check(activity_id, body, session, settings, caller, out=True)
 
 
 @router.get("/activities/{activity_id}/signups", response_model=list[SignupOut])

@@ -209,6 +209,21 @@ def list_corrections(
     return Page(items=[_correction(r) for r in rows], next_cursor=cursor)
 
 
+def _decide(
+    request_id: uuid.UUID,
+    body: CorrectionDecision,
+    session: DbSession,
+    settings: AppSettings,
+    caller: CurrentPrincipal,
+    *,
+    approve: bool,
+) -> CorrectionOut:
+    request = entry.get_correction(session, caller, request_id)
+    entry.decide_correction(session, settings, caller, request, approve=approve, reason=body.reason)
+    session.commit()
+    return _correction(request)
+
+
 @router.post("/correction-requests/{request_id}/approve", response_model=CorrectionOut)
 def approve_correction(
     request_id: uuid.UUID,
@@ -217,10 +232,8 @@ def approve_correction(
     settings: AppSettings,
     caller: CurrentPrincipal,
 ) -> CorrectionOut:
-    request = entry.get_correction(session, caller, request_id)
-    entry.decide_correction(session, settings, caller, request, approve=True, reason=body.reason)
-    session.commit()
-    return _correction(request)
+    """Approve: the correction is written as an amendment of the record."""
+    return _decide(request_id, body, session, settings, caller, approve=True)
 
 
 @router.post("/correction-requests/{request_id}/reject", response_model=CorrectionOut)
@@ -231,7 +244,5 @@ def reject_correction(
     settings: AppSettings,
     caller: CurrentPrincipal,
 ) -> CorrectionOut:
-    request = entry.get_correction(session, caller, request_id)
-    entry.decide_correction(session, settings, caller, request, approve=False, reason=body.reason)
-    session.commit()
-    return _correction(request)
+    """Reject, with a reason the volunteer sees."""
+    return _decide(request_id, body, session, settings, caller, approve=False)

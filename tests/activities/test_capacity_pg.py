@@ -2,41 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.activities.models import Activity, ActivitySignup
-from app.auth.security import issue_access_token
 from app.common.clock import utcnow
 from app.common.crypto import SensitiveCodec
-from app.main import create_app
-from tests.conftest import Backend, offline_http_client, settings_for
+from tests.conftest import Backend
 from tests.factories import Factory
-from tests.rendezvous import Rendezvous, statuses, together
+from tests.rendezvous import AFTER_AUTH, Rendezvous, request_as, statuses, together
 
 pytestmark = pytest.mark.postgres
-AFTER_AUTH = "FROM team_member WHERE team_member.volunteer_id ="
-
-
-@pytest.fixture
-def live(fresh_postgres: Backend) -> Iterator[FastAPI]:
-    app = create_app(settings_for(fresh_postgres.url), http_client=offline_http_client())
-    try:
-        yield app
-    finally:
-        app.state.engine.dispose()
 
 
 def test_concurrent_sign_ups_fill_the_places_and_no_more(
-    live: FastAPI, fresh_postgres: Backend
+    live_app: FastAPI, fresh_postgres: Backend
 ) -> None:
+    live = live_app
     settings = live.state.settings
     with Session(fresh_postgres.engine, expire_on_commit=False) as session:
         make = Factory(session, settings, SensitiveCodec(settings.data_key_value))
@@ -54,17 +43,8 @@ def test_concurrent_sign_ups_fill_the_places_and_no_more(
         session.add(activity)
         session.commit()
 
-    def sign_up(user_id: object) -> Callable[[], httpx.Response]:
-        token, _ = issue_access_token(user_id, settings)  # type: ignore[arg-type]
-
-        def call() -> httpx.Response:
-            response: httpx.Response = TestClient(live).post(
-                f"/api/v1/activities/{activity.id}/signups",
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            return response
-
-        return call
+    def sign_up(user_id: uuid.UUID) -> Callable[[], httpx.Response]:
+        return request_as(live, user_id, "POST", f"/api/v1/activities/{activity.id}/signups")
 
     with Rendezvous(live.state.engine, 6, AFTER_AUTH):
         responses = together([sign_up(v.user_id) for v in people])

@@ -2,38 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.auth.security import issue_access_token
 from app.common.crypto import SensitiveCodec
-from app.main import create_app
 from app.points import service
 from app.points.models import PointsBalance, PointsEntry, RewardItem
-from tests.conftest import Backend, offline_http_client, settings_for
+from tests.conftest import Backend
 from tests.factories import Factory
-from tests.rendezvous import Rendezvous, statuses, together
+from tests.rendezvous import AFTER_AUTH, Rendezvous, request_as, statuses, together
 
 pytestmark = pytest.mark.postgres
-AFTER_AUTH = "FROM team_member WHERE team_member.volunteer_id ="
 
 
-@pytest.fixture
-def live(fresh_postgres: Backend) -> Iterator[FastAPI]:
-    app = create_app(settings_for(fresh_postgres.url), http_client=offline_http_client())
-    try:
-        yield app
-    finally:
-        app.state.engine.dispose()
-
-
-def test_concurrent_redemptions_never_overspend(live: FastAPI, fresh_postgres: Backend) -> None:
+def test_concurrent_redemptions_never_overspend(live_app: FastAPI, fresh_postgres: Backend) -> None:
+    live = live_app
     settings = live.state.settings
     with Session(fresh_postgres.engine, expire_on_commit=False) as session:
         make = Factory(session, settings, SensitiveCodec(settings.data_key_value))
@@ -46,17 +34,10 @@ def test_concurrent_redemptions_never_overspend(live: FastAPI, fresh_postgres: B
                             created_by_id=world.center_admin.id)  # fmt: skip
         session.add_all([item, scarce])
         session.commit()
-    token, _ = issue_access_token(world.member.id, settings)
-    headers = {"Authorization": f"Bearer {token}"}
 
     def buy(item_id: object) -> Callable[[], httpx.Response]:
-        def call() -> httpx.Response:
-            response: httpx.Response = TestClient(live).post(
-                "/api/v1/redemptions", json={"item_id": str(item_id)}, headers=headers
-            )
-            return response
-
-        return call
+        body = {"item_id": str(item_id)}
+        return request_as(live, world.member.id, "POST", "/api/v1/redemptions", body)
 
     with Rendezvous(live.state.engine, 5, AFTER_AUTH):
         spent = together([buy(item.id) for _ in range(5)])

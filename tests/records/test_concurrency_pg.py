@@ -2,42 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from app.auth.security import issue_access_token
 from app.common.crypto import SensitiveCodec
-from app.main import create_app
 from app.scoring.models import TeamTotal, VolunteerTotal
 from app.scoring.totals import mismatches
-from tests.conftest import Backend, offline_http_client, settings_for
+from tests.conftest import Backend
 from tests.factories import Factory
 from tests.records.test_ledger import DAY
-from tests.rendezvous import Rendezvous, statuses, together
+from tests.rendezvous import AFTER_AUTH, Rendezvous, request_as, statuses, together
 
 pytestmark = pytest.mark.postgres
-# The caller's memberships are the last thing loaded before the record's checks lock anything.
-AFTER_AUTH = "FROM team_member WHERE team_member.volunteer_id ="
-
-
-@pytest.fixture
-def live(fresh_postgres: Backend) -> Iterator[FastAPI]:
-    app = create_app(settings_for(fresh_postgres.url), http_client=offline_http_client())
-    try:
-        yield app
-    finally:
-        app.state.engine.dispose()
 
 
 def test_the_daily_limit_and_the_totals_hold_under_concurrent_entries(
-    live: FastAPI, fresh_postgres: Backend
+    live_app: FastAPI, fresh_postgres: Backend
 ) -> None:
-    settings = live.state.settings
+    settings = live_app.state.settings
     with Session(fresh_postgres.engine, expire_on_commit=False) as session:
         make = Factory(session, settings, SensitiveCodec(settings.data_key_value))
         world = make.world("140802000000")
@@ -45,8 +31,6 @@ def test_the_daily_limit_and_the_totals_hold_under_concurrent_entries(
         for volunteer in helpers:
             make.member(world.team, volunteer)
         session.commit()
-    token, _ = issue_access_token(world.leader.id, settings)
-    headers = {"Authorization": f"Bearer {token}"}
 
     def record(volunteer_id: object, hours: float) -> Callable[[], httpx.Response]:
         body = {
@@ -57,16 +41,9 @@ def test_the_daily_limit_and_the_totals_hold_under_concurrent_entries(
             "hours": hours,
             "content": "社区值守",
         }
+        return request_as(live_app, world.leader.id, "POST", "/api/v1/records", body)
 
-        def call() -> httpx.Response:
-            response: httpx.Response = TestClient(live).post(
-                "/api/v1/records", json=body, headers=headers
-            )
-            return response
-
-        return call
-
-    engine = live.state.engine
+    engine = live_app.state.engine
     with Rendezvous(engine, 4, AFTER_AUTH):
         same_day = together([record(world.member_volunteer.id, 7) for _ in range(4)])
     assert statuses(same_day) == {201: 3, 422: 1}, [r.text for r in same_day]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,24 +21,13 @@ from sqlmodel import Session, select
 
 from app.auth.security import issue_access_token
 from app.common.crypto import SensitiveCodec
-from app.main import create_app
 from app.sync.models import ChangeEvent
-from tests.conftest import Backend, offline_http_client, settings_for
 from tests.factories import Factory
 
 pytestmark = pytest.mark.postgres
 
 WRITERS = 6
 WRITES_EACH = 8
-
-
-@pytest.fixture
-def live_app(fresh_postgres: Backend) -> Iterator[FastAPI]:
-    app = create_app(settings_for(fresh_postgres.url), http_client=offline_http_client())
-    try:
-        yield app
-    finally:
-        app.state.engine.dispose()
 
 
 def _late_commits(engine: Engine) -> None:
