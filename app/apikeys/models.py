@@ -19,6 +19,7 @@ class ApiScope(StrEnum):
     VOLUNTEERS_READ = "volunteers:read"  # GET /exports/volunteers
     TEAMS_READ = "teams:read"  # GET /exports/teams
     RECORDS_READ = "records:read"  # GET /exports/service_records
+    ACTIVITIES_READ = "activities:read"  # GET /exports/activities
     PERSONAL_DATA = "personal_data:read"  # full phone/ID numbers in exports, where configured
     WEBHOOKS_MANAGE = "webhooks:manage"  # the key's own webhook subscriptions
 

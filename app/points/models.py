@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.common.clock import utcnow
@@ -56,7 +56,10 @@ class PointsEntry(SQLModel, table=True):
 
 class PointsBalance(SQLModel, table=True):
     __tablename__ = "points_balance"
-    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("balance >= 0", name="balance_not_negative"),
+        Index("ix_points_balance_balance", "balance"),  # the points leaderboard
+    )
 
     volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id", primary_key=True)
     balance: int = 0

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import Float, cast
+from sqlalchemy import Float, cast, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -26,6 +26,7 @@ from app.common.identity import mask_name
 from app.config import Settings
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES, Invalid
+from app.points.models import PointsBalance
 from app.records.ledger import china_today
 from app.regions.queries import get_region
 from app.regions.scope import RegionScope
@@ -75,6 +76,7 @@ BoardCache = Annotated[_Recent, Depends(_boards)]
 
 class VolunteerBoardBy(StrEnum):
     HOURS = "hours"
+    POINTS = "points"  # the current points balance (all time)
 
 
 class TeamBoardBy(StrEnum):
@@ -92,6 +94,7 @@ class BoardEntry(BaseModel):
     records: int
     rating: float | None = None
     ratings: int | None = None
+    points: int | None = None
 
 
 class Board(BaseModel):
@@ -164,6 +167,29 @@ def _volunteer_rows(
     )  # fmt: skip
 
 
+def _points_rows(session: Session, region: str | None, limit: int) -> list[Any]:
+    hours = (
+        (col(VolunteerTotal.volunteer_id) == col(PointsBalance.volunteer_id))
+        & (col(VolunteerTotal.period_kind) == PeriodKind.ALL.value)
+        & (col(VolunteerTotal.period) == 0)
+    )
+    return list(
+        session.execute(
+            sa_select(
+                col(Volunteer.id), col(Volunteer.region_code),
+                func.coalesce(col(VolunteerTotal.minutes), 0),
+                func.coalesce(col(VolunteerTotal.records), 0),
+                col(Volunteer.real_name), col(Volunteer.user_id), col(PointsBalance.balance),
+            )
+            .join(Volunteer, col(Volunteer.id) == col(PointsBalance.volunteer_id))
+            .outerjoin(VolunteerTotal, hours)
+            .where(_scope(session, region).filter(col(Volunteer.region_code)))
+            .order_by(col(PointsBalance.balance).desc(), col(Volunteer.id))
+            .limit(limit)
+        ).all()
+    )  # fmt: skip
+
+
 def _team_rows(
     session: Session, region: str | None, period: PeriodKind, key: int, limit: int
 ) -> list[Any]:
@@ -215,14 +241,25 @@ def volunteer_board(
     by: VolunteerBoardBy = VolunteerBoardBy.HOURS,
     limit: Limit = 50,
 ) -> Board:
-    """Volunteers by recorded hours (amendments included) in a region and period. Pages are
-    served from memory for up to `DIANDAN_LEADERBOARD_CACHE_SECONDS` (10)."""
-    key = parse_period(period, at)
-    rows = cache.get(
-        ("volunteers", region, period, key, by, limit),
-        settings.leaderboard_cache_seconds,
-        lambda: _volunteer_rows(session, region, period, key, limit),
-    )
+    """Volunteers by recorded hours (amendments included) in a region and period, or by points
+    (`by=points`: the current balance, all time). Pages are served from memory for up to
+    `DIANDAN_LEADERBOARD_CACHE_SECONDS` (10)."""
+    ttl = settings.leaderboard_cache_seconds
+    if by is VolunteerBoardBy.POINTS:
+        period, key = PeriodKind.ALL, 0
+        rows = cache.get(
+            ("points", region, limit), ttl, lambda: _points_rows(session, region, limit)
+        )
+    else:
+        key = parse_period(period, at)
+        rows = [
+            (*row, None)
+            for row in cache.get(
+                ("volunteers", region, period, key, limit),
+                ttl,
+                lambda: _volunteer_rows(session, region, period, key, limit),
+            )
+        ]
     admin = caller.admin_scope
     entries = [
         BoardEntry(
@@ -233,8 +270,11 @@ def volunteer_board(
             hours=round(minutes / 60, 2),
             minutes=minutes,
             records=records,
+            points=points,
         )
-        for n, (volunteer_id, region_code, minutes, records, name, user_id) in enumerate(rows, 1)
+        for n, (volunteer_id, region_code, minutes, records, name, user_id, points) in enumerate(
+            rows, 1
+        )
     ]
     return Board(period=period, period_key=key, region_code=region, by=by.value, entries=entries)
 

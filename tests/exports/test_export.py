@@ -134,3 +134,39 @@ def test_anonymous_and_unknown_kinds_are_refused(client: TestClient, make: Facto
     assert client.get(f"{EXPORTS}/volunteers").status_code == 401
     unknown = client.get(f"{EXPORTS}/passwords", headers=make.headers(make.platform_admin()))
     assert unknown.status_code == 422
+
+
+def test_activities_export_in_the_exchange_format(
+    ow: OrderWorld, client: TestClient, make: Factory, db: Session
+) -> None:
+    from datetime import timedelta
+
+    from app.activities.models import Activity
+    from app.common.clock import utcnow
+
+    w = ow.world
+    other = make.world("140803000000")
+    for world in (w, other):
+        db.add(
+            Activity(
+                team_id=world.team.id,
+                region_code=world.village,
+                title="义诊",
+                category_code="care",
+                place="广场",
+                starts_at=utcnow() + timedelta(days=1),
+                ends_at=utcnow() + timedelta(days=1, hours=2),
+                signup_deadline=utcnow() + timedelta(days=1),
+                capacity=10,
+                created_by_id=world.leader.id,
+            )
+        )
+    db.commit()
+    rows = lines(client.get(f"{EXPORTS}/activities", headers=make.headers(w.center_admin)))
+    assert [(r["team_code"], r["status"], r["recruits"]) for r in rows] == [
+        (str(w.team.id), "招募中", 10)
+    ]
+    zh = client.get(
+        f"{EXPORTS}/activities?format=csv&headers=zh", headers=make.headers(w.center_admin)
+    )
+    assert zh.text.splitlines()[0].lstrip("\ufeff").startswith("活动编号,志愿团体编号")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from app.activities.models import Activity
 from app.integrations.national.personal import PersonalData
 from app.records.models import ServiceRecord
 from app.teams.models import Team
@@ -68,6 +69,25 @@ RECORD_FIELDS = (
     Field("amends", "更正记录编号"),
     Field("recorded_at", "记录时间"),
 )
+ACTIVITY_FIELDS = (
+    Field("activity_code", "活动编号"),
+    Field("team_code", "志愿团体编号"),
+    Field("project_code", "项目编号"),
+    Field("title", "活动名称"),
+    Field("service_type", "服务类别"),
+    Field("content", "活动内容"),
+    Field("place", "活动地点"),
+    Field("region_code", "活动地区代码"),
+    Field("start_time", "开始时间"),
+    Field("end_time", "结束时间"),
+    Field("recruits", "招募人数"),
+    Field("signed_up", "报名人数"),
+    Field("status", "状态"),
+    Field("organiser", "组织单位"),
+    Field("report", "服务内容记录"),
+    Field("filed_at", "记录填报时间"),
+)
+ACTIVITY_STATUS = {"published": "招募中", "confirmed": "已完成", "cancelled": "已取消"}
 VOLUNTEER_STATUS = {"pending": "待审核", "approved": "已注册", "rejected": "未通过"}
 TEAM_STATUS = {"active": "正常", "suspended": "暂停", "dissolved": "已解散"}
 
@@ -144,4 +164,25 @@ def service_record(r: ServiceRecord, volunteer_code: str | None) -> dict[str, An
         "source": r.source,
         "amends": str(amends) if (amends := getattr(r, "amends_id", None)) else None,
         "recorded_at": _iso(r.created_at),
+    }
+
+
+def activity_record(a: Activity) -> dict[str, Any]:
+    return {
+        "activity_code": str(a.id),
+        "team_code": str(a.team_id),
+        "project_code": str(a.order_id) if a.order_id else None,
+        "title": a.title,
+        "service_type": a.category_code,
+        "content": a.description,
+        "place": a.place,
+        "region_code": a.region_code,
+        "start_time": _iso(a.starts_at),
+        "end_time": _iso(a.ends_at),
+        "recruits": a.capacity,
+        "signed_up": a.signed_up,
+        "status": ACTIVITY_STATUS.get(a.status, a.status),
+        "organiser": a.organiser,
+        "report": a.report,
+        "filed_at": _iso(a.filed_at),
     }

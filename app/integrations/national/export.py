@@ -11,15 +11,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from app.accounts.service import PHONE_CONTEXT
+from app.activities.models import Activity
 from app.common.crypto import SensitiveCodec
 from app.integrations.national.exchange import (
+    ACTIVITY_FIELDS,
     RECORD_FIELDS,
     TEAM_FIELDS,
     VOLUNTEER_FIELDS,
     Field,
+    activity_record,
     service_record,
     team_record,
     volunteer_record,
@@ -38,6 +42,7 @@ class ExportKind(StrEnum):
     VOLUNTEERS = "volunteers"
     TEAMS = "teams"
     SERVICE_RECORDS = "service_records"
+    ACTIVITIES = "activities"
 
 
 class ExportFormat(StrEnum):
@@ -49,6 +54,7 @@ FIELDS: dict[ExportKind, tuple[Field, ...]] = {
     ExportKind.VOLUNTEERS: VOLUNTEER_FIELDS,
     ExportKind.TEAMS: TEAM_FIELDS,
     ExportKind.SERVICE_RECORDS: RECORD_FIELDS,
+    ExportKind.ACTIVITIES: ACTIVITY_FIELDS,
 }
 
 
@@ -107,6 +113,24 @@ def _service_records(
         yield service_record(record, national_code)
 
 
+def _activities(
+    session: Session, scope: RegionScope, since: datetime | None
+) -> Iterator[dict[str, Any]]:
+    stmt = select(Activity).where(scope.filter(col(Activity.region_code)))
+    if since is not None:  # published, confirmed or filed since
+        stmt = stmt.where(
+            or_(
+                col(Activity.created_at) >= since,
+                col(Activity.confirmed_at) >= since,
+                col(Activity.filed_at) >= since,
+            )
+        )
+    for activity in session.exec(
+        stmt.order_by(col(Activity.id)).execution_options(yield_per=BATCH)
+    ):
+        yield activity_record(activity)
+
+
 def rows(
     session: Session,
     kind: ExportKind,
@@ -120,6 +144,8 @@ def rows(
         return _volunteers(session, scope, since, personal, codec)
     if kind is ExportKind.TEAMS:
         return _teams(session, scope, since)
+    if kind is ExportKind.ACTIVITIES:
+        return _activities(session, scope, since)
     return _service_records(session, scope, since)
 
 

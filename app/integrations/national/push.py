@@ -1,5 +1,5 @@
-"""The push connector: new and changed volunteers, teams and service records go to the national
-platform's endpoint in batches, from the change feed.
+"""The push connector: new and changed volunteers, teams, service records and activities go to
+the national platform's endpoint in batches, from the change feed.
 
 - A batch is the feed changes after the last acknowledged position (at most
   `DIANDAN_NATIONAL_PUSH_BATCH`), turned into current records in the exchange format.
@@ -29,10 +29,16 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from app.accounts.service import PHONE_CONTEXT
+from app.activities.models import Activity
 from app.common.crypto import SensitiveCodec
 from app.config import Settings
 from app.db import open_session
-from app.integrations.national.exchange import service_record, team_record, volunteer_record
+from app.integrations.national.exchange import (
+    activity_record,
+    service_record,
+    team_record,
+    volunteer_record,
+)
 from app.integrations.national.models import DeadLetterStatus, PushDeadLetter, PushState
 from app.records.models import ServiceRecord
 from app.regions.scope import RegionScope
@@ -42,7 +48,7 @@ from app.volunteers.models import Volunteer
 from app.volunteers.service import ID_CONTEXT
 
 CONNECTOR = "national"
-PUSHED = ("volunteer", "team", "service_record")
+PUSHED = ("volunteer", "team", "service_record", "activity")
 LEASE = timedelta(minutes=5)
 
 
@@ -120,6 +126,8 @@ def build_records(
         .where(col(ServiceRecord.id).in_(ids["service_record"]))
     ):
         found["service_record", str(r.id)] = service_record(r, national_code)
+    for a in session.exec(select(Activity).where(col(Activity.id).in_(ids["activity"]))):
+        found["activity", str(a.id)] = activity_record(a)
     out = []
     for subject in subjects:
         key = (subject["entity"], subject["id"])

@@ -25,6 +25,7 @@ KIND_SCOPES = {
     ExportKind.VOLUNTEERS: ApiScope.VOLUNTEERS_READ,
     ExportKind.TEAMS: ApiScope.TEAMS_READ,
     ExportKind.SERVICE_RECORDS: ApiScope.RECORDS_READ,
+    ExportKind.ACTIVITIES: ApiScope.ACTIVITIES_READ,
 }
 
 
@@ -61,11 +62,11 @@ def export(
     ),
     headers: Annotated[str, Query(pattern="^(en|zh)$", description="CSV header names")] = "en",
 ) -> StreamingResponse:
-    """Volunteers, teams or service records of the caller's region in the national exchange
-    format (`docs/national-exchange.md`), streamed as UTF-8 JSON Lines or CSV. Full ID and phone
-    numbers leave only when `DIANDAN_EXPORT_PERSONAL_DATA=full` and a platform admin (or an API
-    key with `personal_data:read`) asks; every export is audited. API keys need the kind's scope:
-    `volunteers:read`, `teams:read` or `records:read`."""
+    """Volunteers, teams, service records or activities of the caller's region in the national
+    exchange format (`docs/national-exchange.md`), streamed as UTF-8 JSON Lines or CSV. Full ID
+    and phone numbers leave only when `DIANDAN_EXPORT_PERSONAL_DATA=full` and a platform admin
+    (or an API key with `personal_data:read`) asks; every export is audited. API keys need the
+    kind's scope: `volunteers:read`, `teams:read`, `records:read` or `activities:read`."""
     scope = caller.admin_scope
     if region is not None:
         scope = scope.narrowed_to(get_region(session, region).code)

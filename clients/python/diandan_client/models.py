@@ -175,6 +175,7 @@ class BoardEntry(TypedDict):
     id: str
     minutes: int
     name: str
+    points: NotRequired[int | None]
     rank: int
     rating: NotRequired[float | None]
     ratings: NotRequired[int | None]
