@@ -222,7 +222,7 @@ def test_every_attempt_failing_leaves_a_dead_letter_that_can_be_replayed(
     moment = utcnow()
     for _ in range(9):
         hooks.work(moment)
-        moment += timedelta(hours=11)
+        moment += timedelta(hours=13)  # past the longest delay with its jitter (10 h × 1.2)
     [delivery] = deliveries(db, sub["id"])
     assert (delivery.status, delivery.attempts) == ("failed", 8)
     listed = hooks.client.get(
