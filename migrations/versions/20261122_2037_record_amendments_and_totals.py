@@ -9,9 +9,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlmodel import Session
-
-from app.scoring.totals import recompute
 
 
 revision: str = "440c151e7900"
@@ -142,11 +139,51 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
 
-    # Totals for the records already in the ledger: the same rebuild as
-    # `python -m app.scoring.recompute`, inside this migration's transaction.
-    with Session(bind=op.get_bind()) as session:
-        recompute(session)
-        session.flush()
+    _backfill_totals()
+
+
+def _backfill_totals() -> None:
+    """Totals of the records already in the ledger (what `python -m app.scoring.recompute`
+    computes; written out here so that the migration does not depend on today's app code)."""
+    record = sa.table(
+        "service_record",
+        sa.column("id"), sa.column("volunteer_id"), sa.column("team_id"),
+        sa.column("service_date", sa.Date), sa.column("minutes", sa.Integer),
+        sa.column("amends_id"),
+    )  # fmt: skip
+    owners = {
+        "volunteer_total": ("volunteer_id", sa.table("volunteer", sa.column("id"), sa.column("region_code"))),
+        "team_total": ("team_id", sa.table("team", sa.column("id"), sa.column("region_code"))),
+    }  # fmt: skip
+    year = sa.cast(sa.extract("year", record.c.service_date), sa.Integer)
+    month = sa.cast(sa.extract("month", record.c.service_date), sa.Integer)
+    periods = {
+        "all": sa.literal(0),
+        "year": year,
+        "quarter": year * 10 + (month + 2) // 3,
+        "month": year * 100 + month,
+    }
+    for total_name, (owner, owner_table) in owners.items():
+        total = sa.table(
+            total_name,
+            sa.column(owner), sa.column("period_kind"), sa.column("period"),
+            sa.column("region_code"), sa.column("minutes"), sa.column("records"),
+        )  # fmt: skip
+        for kind, period in periods.items():
+            select = (
+                sa.select(
+                    record.c[owner], sa.literal(kind), period, owner_table.c.region_code,
+                    sa.func.sum(record.c.minutes),
+                    sa.func.count(record.c.id).filter(record.c.amends_id.is_(None)),
+                )
+                .join(owner_table, owner_table.c.id == record.c[owner])
+                .group_by(record.c[owner], period, owner_table.c.region_code)
+            )  # fmt: skip
+            op.execute(
+                total.insert().from_select(
+                    [owner, "period_kind", "period", "region_code", "minutes", "records"], select
+                )
+            )
 
 
 def downgrade() -> None:

@@ -325,3 +325,42 @@ def test_a_board_page_is_served_from_memory_within_its_ttl(
     settings.leaderboard_cache_seconds = 0
     fresh = client.get(url, headers=make.headers(w.member)).json()["entries"]
     assert [e["minutes"] for e in fresh] == [180]
+
+
+def test_the_migration_backfill_computes_what_the_recompute_does(
+    ow: OrderWorld, client: TestClient, make: Factory, db: Session
+) -> None:
+    """The totals migration writes its own SQL (migrations do not import app code): it must
+    agree with `recompute` on real data."""
+    import importlib.util
+
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from sqlalchemy import delete
+
+    from app.scoring.models import TeamTotal
+    from tests.conftest import alembic_config
+
+    w = ow.world
+    ow.completed(hours=1.5)
+    record = post(client, make, w.leader, entry(w, service_date=date(2024, 3, 9).isoformat()))
+    client.post(
+        f"/api/v1/records/{record.json()['id']}/amendments",
+        json={"reason": "更正", "hours": 0.5},
+        headers=make.headers(w.leader),
+    )
+    db.execute(delete(VolunteerTotal))
+    db.execute(delete(TeamTotal))
+    assert mismatches(db)["volunteer_total"] > 0
+    folder = alembic_config().get_main_option("script_location") or "migrations"
+    path = next(
+        p for p in __import__("pathlib").Path(folder, "versions").glob("*record_amendments*.py")
+    )
+    spec = importlib.util.spec_from_file_location("backfill_migration", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with Operations.context(MigrationContext.configure(db.connection())):
+        module._backfill_totals()
+    assert mismatches(db) == {"volunteer_total": 0, "team_total": 0}
