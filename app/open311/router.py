@@ -1,34 +1,62 @@
 """Open311 GeoReport v2, the subset an existing client needs to place and follow a request.
 
-- Services are the catalog's categories (`service_code` = category code, names in Chinese with
-  English), each `realtime`, without attributes.
-- `POST requests.json` (form-encoded as the spec says, or JSON) places an order through the same
-  service as `POST /orders`, on channel `open311`. Sign in with a Bearer token (the spec's
-  `api_key` is not a user). GeoReport has no field for our village/community code, so the
-  extension `region_code` is required; `lat`/`long` are WGS-84.
-- Status: `closed` for completed, closed, cancelled and rejected orders, else `open`, with
-  `status_notes` in Chinese and English. With `extensions=true` each request also carries
-  `extended_attributes.fms_extended_status` (FixMyStreet's finer states): pending_review →
-  confirmed; unassigned, dispatching → investigating; accepted → action scheduled;
-  in_service → in progress; completed, closed → fixed; rejected → not responsible (internal
-  referral when we named where else to turn); cancelled → closed.
-- `expected_datetime` is the deadline of the order's current step.
-- Errors use GeoReport's list format, `[{"code": 400, "description": "…"}]`, with the HTTP
-  status (400 for any invalid request).
+Endpoints (under /api/v1/open311/v2, JSON only):
+
+- `GET services.json`: the active catalog categories as services (`service_code` = category
+  code, `service_name` in Chinese, the English name and the code in `keywords`), each
+  `type=realtime`, `metadata=false`.
+- `GET services/{code}.json`: the definition, with an empty `attributes` list.
+- `POST requests.json`: form-encoded as the spec says, or JSON. Places an order through
+  `app.orders.service.place` (the same rules as `POST /orders`) on channel `open311`. The caller
+  signs in with a Bearer token (the spec's `api_key` names no user and is ignored). GeoReport has
+  no field for our village/community, so the extension `region_code` (12 digits) is required;
+  `jurisdiction_id` is taken instead when it holds such a code. `lat`/`long` are WGS-84 and
+  required; `first_name`/`last_name` become the contact name (else the caller's name), `phone`
+  the contact phone (else the caller's); `email`, `media_url` and `attribute[...]` are accepted
+  and not stored.
+- `GET requests.json`: the caller's own requests, newest first, at most 1,000. Filters:
+  `service_request_id` (comma-separated; when given, the others are ignored, as the spec says),
+  `service_code`, `start_date`/`end_date` (on `requested_datetime`, with an offset),
+  `status=open|closed` (or both, comma-separated).
+- `GET requests/{id}.json`: one request, for whoever may see the order (the orders' visibility
+  rules: the requester, the region's admins, the serving team), else 404.
+
+Status: `closed` for completed, closed (rated or closed by itself), cancelled and rejected orders,
+else `open`; `status_notes` names our state in Chinese and English, with the reason of a
+rejection or cancellation and the referral of a rejection. `expected_datetime` is the deadline of
+the order's current step (review, acceptance, completion); closed requests have none.
+
+With `extensions=true`, each request also carries `extended_attributes` with
+`fms_extended_status`, FixMyStreet's finer states, and `diandan_status`, ours:
+
+    pending_review          -> confirmed          (received, waiting for review)
+    unassigned, dispatching -> investigating      (approved, looking for a team)
+    accepted                -> action scheduled   (a team has taken it on)
+    in_service              -> in progress
+    completed, closed       -> fixed
+    rejected                -> not responsible    (internal referral when we named where to turn)
+    cancelled               -> closed
+
+Errors use GeoReport's list format, `[{"code": 400, "description": "…"}]`, with the same HTTP
+status: 400 for any invalid request (our 422s included), 401 without a valid sign-in, 404 for
+what does not exist or is not the caller's to see, 405 for a wrong method. Only this router
+answers so; the rest of the API keeps RFC 9457.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
+from json import JSONDecodeError
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 from sqlmodel import col, select
 from starlette.exceptions import HTTPException
 
@@ -39,11 +67,13 @@ from app.db import DbSession
 from app.errors import AppError, Invalid, NotFound
 from app.orders import service as orders
 from app.orders.models import Order
-from app.orders.queries import DEADLINE_OF, visible_filter
+from app.orders.queries import DEADLINE_OF
 from app.orders.schemas import Channel, OrderCreate
 from app.orders.states import OrderStatus
 
-CLOSED = {OrderStatus.COMPLETED, OrderStatus.CLOSED, OrderStatus.CANCELLED, OrderStatus.REJECTED}
+CLOSED = frozenset(
+    {OrderStatus.COMPLETED, OrderStatus.CLOSED, OrderStatus.CANCELLED, OrderStatus.REJECTED}
+)
 NOTES = {
     OrderStatus.PENDING_REVIEW: "待审核 / in review",
     OrderStatus.REJECTED: "已驳回 / rejected",
@@ -66,10 +96,59 @@ FMS = {
     OrderStatus.REJECTED: "not responsible",
     OrderStatus.CANCELLED: "closed",
 }
+# Our order fields, as GeoReport names them, for the messages of an invalid request.
+GEOREPORT_NAMES = {
+    "category_code": "service_code",
+    "address": "address_string",
+    "contact_name": "first_name/last_name",
+    "contact_phone": "phone",
+    "title": "description",
+    "location.lat": "lat",
+    "location.lng": "long",
+}
+
+# The request field that an order service's refusal is about.
+FIELD_OF_ERROR = {
+    "unknown_category": "service_code",
+    "region_not_found": "region_code",
+    "region_without_site": "region_code",
+    "invalid_phone": "phone",
+    "contact_phone_required": "phone",
+}
 
 
-def _errors(status: int, description: str) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": description}], status_code=status)
+class GeoReportError(BaseModel):
+    code: int = Field(examples=[400])
+    description: str = Field(examples=["lat: Field required"])
+
+
+class BadRequest(Exception):
+    """One or more problems with a request, each an entry of the error list."""
+
+    def __init__(self, descriptions: Sequence[str]) -> None:
+        super().__init__("; ".join(descriptions))
+        self.descriptions = list(descriptions) or ["invalid request"]
+
+
+def _errors(status: int, descriptions: Sequence[str]) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        [{"code": status, "description": d} for d in descriptions],
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _described(errors: Sequence[ErrorDetails | dict[str, Any]]) -> list[str]:
+    """`field: message` for each validation error, with GeoReport's field names."""
+    out = []
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
+        where = ".".join(loc)
+        where = GEOREPORT_NAMES.get(where, where)
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        out.append(f"{where}: {message}" if where else message)
+    return out
 
 
 class GeoReportRoute(APIRoute):
@@ -81,28 +160,38 @@ class GeoReportRoute(APIRoute):
         async def route(request: Request) -> Response:
             try:
                 return await handler(request)
+            except BadRequest as exc:
+                return _errors(400, exc.descriptions)
             except AppError as exc:  # GeoReport clients know 400 for a bad request, not 422
-                return _errors(400 if exc.status == 422 else exc.status, exc.detail)
+                return _errors(400 if exc.status == 422 else exc.status, [exc.detail])
             except RequestValidationError as exc:
-                first = exc.errors()[0] if exc.errors() else {}
-                where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
-                return _errors(400, f"{where}: {first.get('msg', 'invalid')}".strip(": "))
+                return _errors(400, _described(exc.errors()))
             except HTTPException as exc:
-                return _errors(exc.status_code, str(exc.detail))
+                return _errors(exc.status_code, [str(exc.detail)])
 
         return route
 
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=GeoReportRoute)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": list[GeoReportError], "description": description}
+    for status, description in [
+        (400, "Invalid request (GeoReport error list)"),
+        (401, "Not signed in (GeoReport error list)"),
+        (404, "Not found, or not the caller's to see (GeoReport error list)"),
+    ]
+}
+router = APIRouter(
+    prefix="/open311/v2", tags=["open311"], route_class=GeoReportRoute, responses=ERROR_RESPONSES
+)
 
 
 class ServiceOut(BaseModel):
     service_code: str
-    service_name: str
+    service_name: str = Field(description="The category's Chinese name")
     description: str
     metadata: bool = False
     type: str = "realtime"
-    keywords: str
+    keywords: str = Field(description="Chinese and English names and the code, comma-separated")
     group: str
 
 
@@ -112,17 +201,37 @@ class ServiceDefinition(BaseModel):
 
 
 class GeoReportIn(BaseModel):
-    service_code: str = Field(max_length=40)
-    lat: float = Field(ge=-90, le=90)
-    long: float = Field(ge=-180, le=180)
-    region_code: str = Field(pattern=r"^\d{12}$", description="Our extension: village/community")
-    address_string: str = Field(default="", max_length=200)
-    description: str = Field(default="", max_length=2000)
-    first_name: str = Field(default="", max_length=25)
-    last_name: str = Field(default="", max_length=25)
-    phone: str | None = Field(default=None, max_length=20)
-    email: str | None = Field(default=None, max_length=100)
-    media_url: str | None = Field(default=None, max_length=500)
+    """What a GeoReport client posts. Lengths, the region code's form and the range of the
+    point are checked by `OrderCreate`, as for every order."""
+
+    service_code: str
+    lat: float
+    long: float
+    region_code: str | None = Field(
+        default=None, description="Our extension: the 12-digit village or community code"
+    )
+    jurisdiction_id: str | None = Field(
+        default=None, description="Taken as the region code when `region_code` is not given"
+    )
+    address_string: str = ""
+    description: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    phone: str | None = None
+    email: str | None = Field(default=None, description="Accepted, not stored")
+    media_url: str | None = Field(default=None, description="Accepted, not stored")
+    api_key: str | None = Field(default=None, description="Ignored: sign in with a Bearer token")
+
+    @model_validator(mode="after")
+    def _region(self) -> GeoReportIn:
+        if not self.region_code and self.jurisdiction_id and self.jurisdiction_id.isdigit():
+            self.region_code = self.jurisdiction_id
+        if not self.region_code:
+            raise ValueError(
+                "region_code: 请提供服务所在村(社区)的12位区划代码 / region_code is required: "
+                "the 12-digit code of the village or community (our extension to GeoReport)"
+            )
+        return self
 
 
 class CreatedOut(BaseModel):
@@ -133,7 +242,7 @@ class CreatedOut(BaseModel):
 
 class RequestOut(BaseModel):
     service_request_id: str
-    status: str
+    status: str = Field(description="open or closed")
     status_notes: str
     service_name: str
     service_code: str
@@ -142,27 +251,32 @@ class RequestOut(BaseModel):
     service_notice: str = ""
     requested_datetime: datetime
     updated_datetime: datetime
-    expected_datetime: datetime | None
+    expected_datetime: datetime | None = Field(
+        default=None, description="The deadline of the order's current step"
+    )
     address: str
     address_id: str = ""
     zipcode: str = ""
     lat: float | None
     long: float | None
     media_url: str = ""
-    extended_attributes: dict[str, Any] | None = None
+    extended_attributes: dict[str, Any] | None = Field(
+        default=None, description="With extensions=true: fms_extended_status, diandan_status"
+    )
 
 
 @router.get("/services.json", response_model=list[ServiceOut])
 def services(session: DbSession) -> list[ServiceOut]:
+    """The catalog's active categories as GeoReport services (public)."""
     rows = session.exec(
         select(Category).where(col(Category.active)).order_by(col(Category.sort_order))
     ).all()
     return [
         ServiceOut(
             service_code=c.code,
-            service_name=f"{c.name_zh} {c.name_en}",
+            service_name=c.name_zh,
             description=c.description or c.name_zh,
-            keywords=",".join([c.name_zh, c.name_en]),
+            keywords=",".join([c.name_zh, c.name_en, c.code]),
             group="志愿服务 volunteer service",
         )
         for c in rows
@@ -171,56 +285,89 @@ def services(session: DbSession) -> list[ServiceOut]:
 
 @router.get("/services/{code}.json", response_model=ServiceDefinition)
 def service_definition(code: str, session: DbSession) -> ServiceDefinition:
+    """A service's definition: no attributes (public)."""
     category = session.get(Category, code)
     if category is None or not category.active:
         raise NotFound("未知的服务 / unknown service_code")
     return ServiceDefinition(service_code=category.code)
 
 
-async def _fields(request: Request) -> dict[str, Any]:
+async def _posted(request: Request) -> GeoReportIn:
+    """The posted fields, form-encoded (the spec) or JSON."""
     if request.headers.get("content-type", "").startswith("application/json"):
-        body = await request.json()
-        return body if isinstance(body, dict) else {}
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str) and not k.startswith("attribute[")}
+        try:
+            body = await request.json()
+        except (JSONDecodeError, UnicodeDecodeError):
+            raise BadRequest(["请求体不是有效的 JSON / the body is not valid JSON"]) from None
+        if not isinstance(body, dict):
+            raise BadRequest(["请求体须为 JSON 对象 / the body must be a JSON object"])
+    else:
+        form = await request.form()
+        body = {k: v for k, v in form.items() if isinstance(v, str) and "[" not in k}
+    try:
+        return GeoReportIn.model_validate(body)
+    except ValidationError as exc:
+        raise BadRequest(_described(exc.errors())) from None
 
 
-@router.post("/requests.json", response_model=list[CreatedOut], status_code=201)
-async def create_request(
-    request: Request,
+def _title(description: str, category: Category | None) -> str:
+    summary = description.strip().splitlines()[0].strip()[:30] if description.strip() else ""
+    for candidate in (summary, category.name_zh if category else "", "服务请求 service request"):
+        if len(candidate) >= 2:
+            return candidate
+    return "服务请求 service request"
+
+
+GEOREPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {"schema": GeoReportIn.model_json_schema()}
+            for media in ("application/x-www-form-urlencoded", "application/json")
+        },
+    }
+}
+
+
+@router.post(
+    "/requests.json",
+    response_model=list[CreatedOut],
+    response_model_exclude_none=True,
+    status_code=201,
+    openapi_extra=GEOREPORT_BODY,
+)
+def create_request(
     session: DbSession,
     settings: AppSettings,
     codec: Codec,
     caller: CurrentPrincipal,
+    data: Annotated[GeoReportIn, Depends(_posted)],
 ) -> list[CreatedOut]:
-    try:
-        data = GeoReportIn.model_validate(await _fields(request))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise Invalid(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    """Place a request: an order on channel `open311`, by the signed-in caller."""
+    # Only to name the order; `place` decides whether the service exists and is active.
     category = session.get(Category, data.service_code)
-    if category is None or not category.active:
-        raise Invalid("未知的服务 / unknown service_code")
-    name = f"{data.last_name}{data.first_name}".strip() or caller.user.display_name
-    order = orders.place(
-        session=session,
-        settings=settings,
-        codec=codec,
-        actor=caller,
-        data=OrderCreate(
-            category_code=category.code,
-            title=(data.description[:30] or category.name_zh)
-            if len(data.description) >= 2 or not data.description
-            else category.name_zh,
+    name = f"{data.last_name}{data.first_name}".strip() or caller.user.display_name.strip()
+    try:
+        order_data = OrderCreate(
+            category_code=data.service_code,
+            title=_title(data.description, category),
             description=data.description,
-            address=data.address_string,
+            address=data.address_string.strip(),
             location=Location(lat=data.lat, lng=data.long),
-            region_code=data.region_code,
-            contact_name=name[:50],
-            contact_phone=data.phone,
+            region_code=data.region_code or "",
+            contact_name=name or "居民 resident",
+            contact_phone=data.phone or None,
             channel=Channel.OPEN311,
-        ),
-    )
+        )
+    except ValidationError as exc:
+        raise BadRequest(_described(exc.errors())) from None
+    try:
+        order = orders.place(
+            session=session, settings=settings, codec=codec, actor=caller, data=order_data
+        )
+    except (Invalid, NotFound) as exc:  # an unknown region is a bad field of the request here
+        field = FIELD_OF_ERROR.get(exc.code)
+        raise BadRequest([f"{field}: {exc.detail}" if field else exc.detail]) from None
     session.commit()
     return [
         CreatedOut(
@@ -238,7 +385,11 @@ def _out(order: Order, names: dict[str, str], extensions: bool) -> RequestOut:
             "internal referral" if state is OrderStatus.REJECTED and order.referral else FMS[state]
         )
         extended = {"fms_extended_status": fms, "diandan_status": state.value}
-    notes = NOTES[state] + (f":{order.status_reason}" if order.status_reason else "")
+    notes = NOTES[state]
+    if order.status_reason:
+        notes += f":{order.status_reason}"
+    if state is OrderStatus.REJECTED and order.referral:
+        notes += f"(转介 / referral:{order.referral})"
     return RequestOut(
         service_request_id=str(order.id),
         status="closed" if state in CLOSED else "open",
@@ -257,43 +408,61 @@ def _out(order: Order, names: dict[str, str], extensions: bool) -> RequestOut:
 
 
 def _names(session: DbSession) -> dict[str, str]:
-    return {c.code: f"{c.name_zh} {c.name_en}" for c in session.exec(select(Category)).all()}
+    return {c.code: c.name_zh for c in session.exec(select(Category)).all()}
+
+
+def _aware(name: str, value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise BadRequest([f"{name}: 时间须带时区 / give an offset, e.g. 2026-11-01T00:00:00+08:00"])
+    return value
+
+
+def _statuses(raw: str | None) -> set[str]:
+    wanted = {part.strip() for part in (raw or "").split(",") if part.strip()}
+    if not wanted <= {"open", "closed"}:
+        raise BadRequest(["status: 只能是 open 或 closed / status is open or closed"])
+    return wanted
 
 
 @router.get("/requests.json", response_model=list[RequestOut], response_model_exclude_none=True)
 def list_requests(
     session: DbSession,
     caller: CurrentPrincipal,
-    service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
+    service_request_id: Annotated[
+        str | None, Query(max_length=4000, description="Comma-separated; the others are ignored")
+    ] = None,
     service_code: Annotated[str | None, Query(max_length=40)] = None,
-    start_date: datetime | None = None,
-    end_date: datetime | None = None,
-    status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
+    start_date: Annotated[datetime | None, Query(description="With an offset")] = None,
+    end_date: Annotated[datetime | None, Query(description="With an offset")] = None,
+    status: Annotated[
+        str | None, Query(max_length=20, description="open, closed, or open,closed")
+    ] = None,
     extensions: bool = False,
 ) -> list[RequestOut]:
-    """The caller's requests (and those they may see), newest first, at most 1,000."""
-    stmt = select(Order).where(visible_filter(caller))
+    """The caller's own requests, newest first, at most 1,000."""
+    stmt = select(Order).where(Order.requester_id == caller.id)
     if service_request_id:
         try:
-            ids = [
-                uuid.UUID(part.strip()) for part in service_request_id.split(",") if part.strip()
-            ]
+            ids = {uuid.UUID(p.strip()) for p in service_request_id.split(",") if p.strip()}
         except ValueError:
-            raise Invalid("无效的 service_request_id / bad service_request_id") from None
+            raise BadRequest(["service_request_id: 无效的编号 / not a request id"]) from None
         stmt = stmt.where(col(Order.id).in_(ids))
-    if service_code:
-        stmt = stmt.where(Order.category_code == service_code)
-    if start_date:
-        stmt = stmt.where(col(Order.created_at) >= start_date)
-    if end_date:
-        stmt = stmt.where(col(Order.created_at) <= end_date)
-    if status:
-        closed = [s.value for s in CLOSED]
-        stmt = stmt.where(
-            col(Order.status).in_(closed)
-            if status == "closed"
-            else col(Order.status).not_in(closed)
-        )
+    else:
+        start, end = _aware("start_date", start_date), _aware("end_date", end_date)
+        wanted = _statuses(status)
+        if service_code:
+            stmt = stmt.where(Order.category_code == service_code)
+        if start is not None:
+            stmt = stmt.where(col(Order.created_at) >= start)
+        if end is not None:
+            stmt = stmt.where(col(Order.created_at) <= end)
+        if len(wanted) == 1:
+            closed = [s.value for s in CLOSED]
+            stmt = stmt.where(
+                col(Order.status).in_(closed)
+                if "closed" in wanted
+                else col(Order.status).not_in(closed)
+            )
     rows = session.exec(stmt.order_by(col(Order.created_at).desc()).limit(1000)).all()
     names = _names(session)
     return [_out(o, names, extensions) for o in rows]
@@ -303,7 +472,32 @@ def list_requests(
     "/requests/{request_id}.json", response_model=list[RequestOut], response_model_exclude_none=True
 )
 def read_request(
-    request_id: uuid.UUID, session: DbSession, caller: CurrentPrincipal, extensions: bool = False
+    request_id: str, session: DbSession, caller: CurrentPrincipal, extensions: bool = False
 ) -> list[RequestOut]:
-    order = orders.visible_order(session, caller, request_id)
+    """One request, if the caller may see the order."""
+    try:
+        order_id = uuid.UUID(request_id)
+    except ValueError:
+        raise NotFound("未找到该请求 / no such request") from None
+    order = orders.visible_order(session, caller, order_id)
     return [_out(order, _names(session), extensions)]
+
+
+@router.api_route(
+    "/{rest:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+)
+def elsewhere(rest: str) -> None:
+    """Anything else under the prefix: still an error list, not a problem document."""
+    local = f"{router.prefix}/{rest}"
+    for route in router.routes:
+        if (
+            isinstance(route, APIRoute)
+            and route.endpoint is not elsewhere
+            and route.path_regex.match(local)
+        ):
+            raise HTTPException(405, "不支持该方法 / method not allowed")
+    if rest.endswith(".xml"):
+        raise NotFound("只提供 JSON 格式 / only the JSON format is served (.json)")
+    raise NotFound("未找到 / not found")
