@@ -508,13 +508,14 @@ class Api(BaseClient):
             ),
         )
 
-    def create_request(self) -> list[m.CreatedOut]:
+    def create_request(self, *, body: dict[str, Any]) -> list[m.CreatedOut]:
         """Create Request"""
         return cast(
             "list[m.CreatedOut]",
             self._call(
                 "POST",
                 "/api/v1/open311/v2/requests.json",
+                json=body,
             ),
         )
 

@@ -495,6 +495,13 @@ ExportFormat = str
 ExportKind = str
 
 
+class GeoReportError(TypedDict):
+    """GeoReportError"""
+
+    code: int
+    description: str
+
+
 class HTTPValidationError(TypedDict):
     """HTTPValidationError"""
 
@@ -1007,7 +1014,7 @@ class RequestOut(TypedDict):
     address_id: NotRequired[str]
     agency_responsible: NotRequired[str]
     description: str
-    expected_datetime: str | None
+    expected_datetime: NotRequired[str | None]
     extended_attributes: NotRequired[dict[str, Any] | None]
     lat: float | None
     long: float | None
