@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 from typing import Any, cast
+from uuid import UUID
 
 from diandan_client import models as m
 from diandan_client._base import BaseClient
 
 
 class Api(BaseClient):
-    """Every operation of the diandan API."""
+    """Every operation of the API, one method each."""
 
     def list_activities(
         self,
         *,
         region: str | None = None,
-        team_id: str | None = None,
-        starting_after: str | None = None,
+        team_id: str | UUID | None = None,
+        starting_after: str | datetime | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> m.Page_ActivityOut_:
-        """List Activities"""
+        """List Activities
+
+        Activities to join or look back on (any signed-in user: they are public notices).
+        """
         return cast(
             "m.Page_ActivityOut_",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/activities",
                 params={
@@ -36,285 +42,282 @@ class Api(BaseClient):
             ),
         )
 
-    def read_activity(self, activity_id: str) -> m.ActivityOut:
+    def read_activity(self, activity_id: str | UUID) -> m.ActivityOut:
         """Read Activity"""
         return cast(
             "m.ActivityOut",
-            self._call(
-                "GET",
-                f"/api/v1/activities/{activity_id}",
+            self._json(
+                "GET", self._path("/api/v1/activities/{activity_id}", {"activity_id": activity_id})
             ),
         )
 
-    def check_in(self, activity_id: str, *, body: m.CheckIn) -> m.SignupOut:
-        """Check In"""
+    def check_in(self, activity_id: str | UUID, *, body: m.CheckIn) -> m.SignupOut:
+        """Check In
+
+        On the phone, from an hour before the start, within `DIANDAN_ACTIVITY_CHECKIN_METERS`.
+        """
         return cast(
             "m.SignupOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/activities/{activity_id}/check-in",
+                self._path(
+                    "/api/v1/activities/{activity_id}/check-in", {"activity_id": activity_id}
+                ),
                 json=body,
             ),
         )
 
-    def check_out(self, activity_id: str, *, body: m.CheckIn) -> m.SignupOut:
-        """Check Out"""
+    def check_out(self, activity_id: str | UUID, *, body: m.CheckIn) -> m.SignupOut:
+        """Check Out
+
+        On the phone, until two hours after the end, within the same distance.
+        """
         return cast(
             "m.SignupOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/activities/{activity_id}/check-out",
+                self._path(
+                    "/api/v1/activities/{activity_id}/check-out", {"activity_id": activity_id}
+                ),
                 json=body,
             ),
         )
 
-    def confirm_attendance(self, activity_id: str, *, body: m.Confirmation) -> dict[str, int]:
-        """Confirm Attendance"""
+    def confirm_attendance(
+        self, activity_id: str | UUID, *, body: m.Confirmation
+    ) -> dict[str, int]:
+        """Confirm Attendance
+
+        Confirm attendance: each attendee gets a service record (their checked time within the
+        activity, or the hours given), through the ledger's rules, all or nothing.
+        """
         return cast(
             "dict[str, int]",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/activities/{activity_id}/confirm",
+                self._path(
+                    "/api/v1/activities/{activity_id}/confirm", {"activity_id": activity_id}
+                ),
                 json=body,
             ),
         )
 
-    def export_report(self, activity_id: str, *, format: str | None = None) -> Any:
-        """Export Report"""
+    def export_report(self, activity_id: str | UUID, *, format: str | None = None) -> Any:
+        """Export Report
+
+        The activity record as JSON or CSV (Chinese headers), with its attendance and hours.
+        """
         return cast(
             "Any",
-            self._call(
+            self._auto(
                 "GET",
-                f"/api/v1/activities/{activity_id}/report",
+                self._path("/api/v1/activities/{activity_id}/report", {"activity_id": activity_id}),
                 params={"format": format},
             ),
         )
 
-    def file_report(self, activity_id: str, *, body: m.ActivityReport) -> m.ActivityOut:
-        """File Report"""
+    def file_report(self, activity_id: str | UUID, *, body: m.ActivityReport) -> m.ActivityOut:
+        """File Report
+
+        File the activity record (志愿服务活动记录表).
+        """
         return cast(
             "m.ActivityOut",
-            self._call(
+            self._json(
                 "PUT",
-                f"/api/v1/activities/{activity_id}/report",
+                self._path("/api/v1/activities/{activity_id}/report", {"activity_id": activity_id}),
                 json=body,
             ),
         )
 
-    def mark_roster(self, activity_id: str, *, body: m.Roster) -> list[m.SignupOut]:
-        """Mark Roster"""
+    def mark_roster(self, activity_id: str | UUID, *, body: m.Roster) -> list[m.SignupOut]:
+        """Mark Roster
+
+        The leader checks people in by roster (for those without a phone, or without a place).
+        """
         return cast(
             "list[m.SignupOut]",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/activities/{activity_id}/roster",
+                self._path("/api/v1/activities/{activity_id}/roster", {"activity_id": activity_id}),
                 json=body,
             ),
         )
 
-    def list_signups(self, activity_id: str) -> list[m.SignupOut]:
-        """List Signups"""
+    def list_signups(self, activity_id: str | UUID) -> list[m.SignupOut]:
+        """List Signups
+
+        Who signed up and who came (the team leader and site admins over the team).
+        """
         return cast(
             "list[m.SignupOut]",
-            self._call(
+            self._json(
                 "GET",
-                f"/api/v1/activities/{activity_id}/signups",
+                self._path(
+                    "/api/v1/activities/{activity_id}/signups", {"activity_id": activity_id}
+                ),
             ),
         )
 
-    def sign_up(self, activity_id: str) -> m.ActivityOut:
-        """Sign Up"""
+    def sign_up(self, activity_id: str | UUID) -> m.ActivityOut:
+        """Sign Up
+
+        An approved member of the team takes a place, while places last (never more than the
+        capacity, however many sign up at once).
+        """
         return cast(
             "m.ActivityOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/activities/{activity_id}/signups",
+                self._path(
+                    "/api/v1/activities/{activity_id}/signups", {"activity_id": activity_id}
+                ),
             ),
         )
 
-    def cancel_signup(self, activity_id: str) -> None:
+    def cancel_signup(self, activity_id: str | UUID) -> None:
         """Cancel Signup"""
-        self._call(
+        self._json(
             "DELETE",
-            f"/api/v1/activities/{activity_id}/signups/me",
+            self._path("/api/v1/activities/{activity_id}/signups/me", {"activity_id": activity_id}),
         )
 
-    def keys_list_api_keys(
+    def list_api_keys(
         self, *, limit: int | None = None, cursor: str | None = None
     ) -> m.Page_ApiKeyOut_:
         """List Api Keys"""
         return cast(
             "m.Page_ApiKeyOut_",
-            self._call(
-                "GET",
-                "/api/v1/api-keys",
-                params={"limit": limit, "cursor": cursor},
-            ),
+            self._json("GET", "/api/v1/api-keys", params={"limit": limit, "cursor": cursor}),
         )
 
-    def keys_create_api_key(self, *, body: m.ApiKeyCreate) -> m.ApiKeyWithSecret:
-        """Create Api Key"""
-        return cast(
-            "m.ApiKeyWithSecret",
-            self._call(
-                "POST",
-                "/api/v1/api-keys",
-                json=body,
-            ),
-        )
+    def create_api_key(self, *, body: m.ApiKeyCreate) -> m.ApiKeyWithSecret:
+        """Create Api Key
 
-    def keys_revoke_api_key(self, key_id: str) -> None:
-        """Revoke Api Key"""
-        self._call(
-            "DELETE",
-            f"/api/v1/api-keys/{key_id}",
-        )
+        A key for an integrator, with the scopes it needs and an optional region limit. Keys
+        work only on the endpoints that name their scope (the change feed, exports, webhooks).
+        """
+        return cast("m.ApiKeyWithSecret", self._json("POST", "/api/v1/api-keys", json=body))
 
-    def keys_read_api_key(self, key_id: str) -> m.ApiKeyOut:
+    def revoke_api_key(self, key_id: str | UUID) -> None:
+        """Revoke Api Key
+
+        Revoke the key at once; it stays listed, with `revoked_at`.
+        """
+        self._json("DELETE", self._path("/api/v1/api-keys/{key_id}", {"key_id": key_id}))
+
+    def read_api_key(self, key_id: str | UUID) -> m.ApiKeyOut:
         """Read Api Key"""
         return cast(
             "m.ApiKeyOut",
-            self._call(
-                "GET",
-                f"/api/v1/api-keys/{key_id}",
-            ),
+            self._json("GET", self._path("/api/v1/api-keys/{key_id}", {"key_id": key_id})),
         )
 
     def send_sms_code(self, *, body: m.SmsCodeRequest) -> m.SmsCodeSent:
-        """Send Sms Code"""
-        return cast(
-            "m.SmsCodeSent",
-            self._call(
-                "POST",
-                "/api/v1/auth/sms-code",
-                json=body,
-            ),
-        )
+        """Send Sms Code
+
+        Send a six-digit sign-in code by SMS. One a minute, five an hour per phone number.
+        """
+        return cast("m.SmsCodeSent", self._json("POST", "/api/v1/auth/sms-code", json=body))
 
     def sms_login(self, *, body: m.SmsLogin) -> m.TokenOut:
-        """Sms Login"""
-        return cast(
-            "m.TokenOut",
-            self._call(
-                "POST",
-                "/api/v1/auth/sms-login",
-                json=body,
-            ),
-        )
+        """Sms Login
 
-    def password_login(self, *, data: dict[str, str]) -> m.TokenOut:
-        """Password Login"""
-        return cast(
-            "m.TokenOut",
-            self._call(
-                "POST",
-                "/api/v1/auth/token",
-                data=data,
-            ),
-        )
+        Sign in with the SMS code; a first sign-in creates a resident account for the number.
+        """
+        return cast("m.TokenOut", self._json("POST", "/api/v1/auth/sms-login", json=body))
+
+    def password_login(self, *, body: m.Body_auth_password_login) -> m.TokenOut:
+        """Password Login
+
+        Sign in with a username and password (admins and every demo account).
+        """
+        return cast("m.TokenOut", self._json("POST", "/api/v1/auth/token", data=body))
 
     def wechat_login(self, *, body: m.WeChatLogin) -> m.TokenOut:
-        """Wechat Login"""
-        return cast(
-            "m.TokenOut",
-            self._call(
-                "POST",
-                "/api/v1/auth/wechat",
-                json=body,
-            ),
-        )
+        """Wechat Login
+
+        Sign in from the WeChat mini-program with the `js_code` of `wx.login()`.
+        """
+        return cast("m.TokenOut", self._json("POST", "/api/v1/auth/wechat", json=body))
 
     def list_categories(self, *, include_inactive: bool | None = None) -> list[m.CategoryOut]:
-        """List Categories"""
+        """List Categories
+
+        The service catalog (服务菜单). Public: the ordering screen shows it before sign-in.
+        """
         return cast(
             "list[m.CategoryOut]",
-            self._call(
-                "GET",
-                "/api/v1/categories",
-                params={"include_inactive": include_inactive},
-            ),
+            self._json("GET", "/api/v1/categories", params={"include_inactive": include_inactive}),
         )
 
     def create_category(self, *, body: m.CategoryCreate) -> m.CategoryOut:
         """Create Category"""
-        return cast(
-            "m.CategoryOut",
-            self._call(
-                "POST",
-                "/api/v1/categories",
-                json=body,
-            ),
-        )
+        return cast("m.CategoryOut", self._json("POST", "/api/v1/categories", json=body))
 
     def read_category(self, code: str) -> m.CategoryOut:
         """Read Category"""
         return cast(
             "m.CategoryOut",
-            self._call(
-                "GET",
-                f"/api/v1/categories/{code}",
-            ),
+            self._json("GET", self._path("/api/v1/categories/{code}", {"code": code})),
         )
 
     def update_category(self, code: str, *, body: m.CategoryUpdate) -> m.CategoryOut:
         """Update Category"""
         return cast(
             "m.CategoryOut",
-            self._call(
-                "PATCH",
-                f"/api/v1/categories/{code}",
-                json=body,
-            ),
+            self._json("PATCH", self._path("/api/v1/categories/{code}", {"code": code}), json=body),
         )
 
     def verify_document(self, *, body: m.VerifyIn) -> m.VerifyOut:
-        """Verify Document"""
-        return cast(
-            "m.VerifyOut",
-            self._call(
-                "POST",
-                "/api/v1/certificates/verify",
-                json=body,
-            ),
-        )
+        """Verify Document
+
+        Public: check a certificate's JSON and signature as presented (an altered one fails).
+        """
+        return cast("m.VerifyOut", self._json("POST", "/api/v1/certificates/verify", json=body))
 
     def certificate_pdf(self, code: str) -> bytes:
         """Certificate Pdf"""
-        return self._raw(
-            "GET",
-            f"/api/v1/certificates/{code}/pdf",
-        )
+        return self._raw("GET", self._path("/api/v1/certificates/{code}/pdf", {"code": code}))
 
     def verify_by_code(self, code: str) -> m.VerifyOut:
-        """Verify By Code"""
+        """Verify By Code
+
+        Public, no sign-in: whether a certificate with this code was issued and is unaltered, and
+        what it states (the name masked, no ID number).
+        """
         return cast(
             "m.VerifyOut",
-            self._call(
-                "GET",
-                f"/api/v1/certificates/{code}/verify",
-            ),
+            self._json("GET", self._path("/api/v1/certificates/{code}/verify", {"code": code})),
         )
 
     def list_complaints(
         self, *, status: str | None = None, limit: int | None = None, cursor: str | None = None
     ) -> m.Page_ComplaintOut_:
-        """List Complaints"""
+        """List Complaints
+
+        Complaints: admins see their region's, residents their own.
+        """
         return cast(
             "m.Page_ComplaintOut_",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/complaints",
                 params={"status": status, "limit": limit, "cursor": cursor},
             ),
         )
 
-    def resolve_complaint(self, complaint_id: str, *, body: m.ComplaintResolve) -> m.ComplaintOut:
+    def resolve_complaint(
+        self, complaint_id: str | UUID, *, body: m.ComplaintResolve
+    ) -> m.ComplaintOut:
         """Resolve Complaint"""
         return cast(
             "m.ComplaintOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/complaints/{complaint_id}/resolve",
+                self._path(
+                    "/api/v1/complaints/{complaint_id}/resolve", {"complaint_id": complaint_id}
+                ),
                 json=body,
             ),
         )
@@ -326,48 +329,63 @@ class Api(BaseClient):
         limit: int | None = None,
         cursor: str | None = None,
     ) -> m.Page_CorrectionOut_:
-        """List Corrections"""
+        """List Corrections
+
+        Requests the caller may decide (their teams', their region's) and their own.
+        """
         return cast(
             "m.Page_CorrectionOut_",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/correction-requests",
                 params={"status": status, "limit": limit, "cursor": cursor},
             ),
         )
 
-    def approve_correction(self, request_id: str, *, body: m.CorrectionDecision) -> m.CorrectionOut:
-        """Approve Correction"""
+    def approve_correction(
+        self, request_id: str | UUID, *, body: m.CorrectionDecision
+    ) -> m.CorrectionOut:
+        """Approve Correction
+
+        Approve: the correction is written as an amendment of the record.
+        """
         return cast(
             "m.CorrectionOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/correction-requests/{request_id}/approve",
+                self._path(
+                    "/api/v1/correction-requests/{request_id}/approve", {"request_id": request_id}
+                ),
                 json=body,
             ),
         )
 
-    def reject_correction(self, request_id: str, *, body: m.CorrectionDecision) -> m.CorrectionOut:
-        """Reject Correction"""
+    def reject_correction(
+        self, request_id: str | UUID, *, body: m.CorrectionDecision
+    ) -> m.CorrectionOut:
+        """Reject Correction
+
+        Reject, with a reason the volunteer sees.
+        """
         return cast(
             "m.CorrectionOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/correction-requests/{request_id}/reject",
+                self._path(
+                    "/api/v1/correction-requests/{request_id}/reject", {"request_id": request_id}
+                ),
                 json=body,
             ),
         )
 
     def batch_dispatch(self, *, body: m.BatchRequest) -> m.BatchOut:
-        """Batch Dispatch"""
-        return cast(
-            "m.BatchOut",
-            self._call(
-                "POST",
-                "/api/v1/dispatch/batch",
-                json=body,
-            ),
-        )
+        """Batch Dispatch
+
+        Offer every waiting order in the caller's region at once, jointly minimising distance,
+        level and load while team capacities hold (Kuhn–Munkres); `strategy: greedy` is the
+        one-by-one fallback.
+        """
+        return cast("m.BatchOut", self._json("POST", "/api/v1/dispatch/batch", json=body))
 
     def export(
         self,
@@ -375,14 +393,21 @@ class Api(BaseClient):
         *,
         format: m.ExportFormat | None = None,
         region: str | None = None,
-        since: str | None = None,
+        since: str | datetime | None = None,
         personal: m.PersonalData | None = None,
         headers: str | None = None,
     ) -> bytes:
-        """Export"""
+        """Export
+
+        Volunteers, teams, service records or activities of the caller's region in the national
+        exchange format (`docs/national-exchange.md`), streamed as UTF-8 JSON Lines or CSV. Full ID
+        and phone numbers leave only when `DIANDAN_EXPORT_PERSONAL_DATA=full` and a platform admin
+        (or an API key with `personal_data:read`) asks; every export is audited. API keys need the
+        kind's scope: `volunteers:read`, `teams:read`, `records:read` or `activities:read`.
+        """
         return self._raw(
             "GET",
-            f"/api/v1/exports/{kind}",
+            self._path("/api/v1/exports/{kind}", {"kind": kind}),
             params={
                 "format": format,
                 "region": region,
@@ -393,13 +418,14 @@ class Api(BaseClient):
         )
 
     def candidates(self, *, year: int | None = None, region: str | None = None) -> m.Candidates:
-        """Candidates"""
+        """Candidates
+
+        Teams and volunteers of the caller's region that meet the honours criteria.
+        """
         return cast(
             "m.Candidates",
-            self._call(
-                "GET",
-                "/api/v1/honours/candidates",
-                params={"year": year, "region": region},
+            self._json(
+                "GET", "/api/v1/honours/candidates", params={"year": year, "region": region}
             ),
         )
 
@@ -407,18 +433,27 @@ class Api(BaseClient):
         self,
         kind: m.ImportKind,
         *,
-        files: dict[str, tuple[str, bytes]],
+        files: Mapping[str, tuple[str, bytes]],
+        data: Mapping[str, str] | None = None,
         dry_run: bool | None = None,
-        team_id: str | None = None,
+        team_id: str | UUID | None = None,
     ) -> m.ImportReport:
-        """Import Table"""
+        """Import Table
+
+        Import volunteers, or their historical service hours, from a national-platform export
+        (CSV in UTF-8 or GB18030, or XLSX; the columns of our own export, English or Chinese
+        headers). Volunteers are keyed by `volunteer_code`; rows outside the caller's region, or
+        otherwise wrong, are reported by row number and field and change nothing, while good rows
+        land; importing the same file again creates nothing new. At most 10 MB and 50,000 rows.
+        """
         return cast(
             "m.ImportReport",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/imports/{kind}",
-                params={"dry_run": dry_run, "team_id": team_id},
+                self._path("/api/v1/imports/{kind}", {"kind": kind}),
                 files=files,
+                data=data,
+                params={"dry_run": dry_run, "team_id": team_id},
             ),
         )
 
@@ -431,10 +466,14 @@ class Api(BaseClient):
         by: m.TeamBoardBy | None = None,
         limit: int | None = None,
     ) -> m.Board:
-        """Team Board"""
+        """Team Board
+
+        Teams by recorded hours in a region and period, or by rating (a Bayesian average, so that
+        one five-star rating does not beat forty 4.8s; all time).
+        """
         return cast(
             "m.Board",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/leaderboards/teams",
                 params={"region": region, "period": period, "at": at, "by": by, "limit": limit},
@@ -450,10 +489,15 @@ class Api(BaseClient):
         by: m.VolunteerBoardBy | None = None,
         limit: int | None = None,
     ) -> m.Board:
-        """Volunteer Board"""
+        """Volunteer Board
+
+        Volunteers by recorded hours (amendments included) in a region and period, or by points
+        (`by=points`: the current balance, all time). Pages are served from memory for up to
+        `DIANDAN_LEADERBOARD_CACHE_SECONDS` (10).
+        """
         return cast(
             "m.Board",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/leaderboards/volunteers",
                 params={"region": region, "period": period, "at": at, "by": by, "limit": limit},
@@ -461,40 +505,33 @@ class Api(BaseClient):
         )
 
     def read_me(self) -> m.MeOut:
-        """Read Me"""
-        return cast(
-            "m.MeOut",
-            self._call(
-                "GET",
-                "/api/v1/me",
-            ),
-        )
+        """Read Me
+
+        The caller: roles, the regions they administer, their volunteer profile and teams.
+        """
+        return cast("m.MeOut", self._json("GET", "/api/v1/me"))
 
     def update_me(self, *, body: m.MeUpdate) -> m.MeOut:
         """Update Me"""
-        return cast(
-            "m.MeOut",
-            self._call(
-                "PATCH",
-                "/api/v1/me",
-                json=body,
-            ),
-        )
+        return cast("m.MeOut", self._json("PATCH", "/api/v1/me", json=body))
 
     def list_requests(
         self,
         *,
         service_request_id: str | None = None,
         service_code: str | None = None,
-        start_date: str | None = None,
-        end_date: str | None = None,
+        start_date: str | datetime | None = None,
+        end_date: str | datetime | None = None,
         status: str | None = None,
         extensions: bool | None = None,
     ) -> list[m.RequestOut]:
-        """List Requests"""
+        """List Requests
+
+        The caller's own requests, newest first, at most 1,000.
+        """
         return cast(
             "list[m.RequestOut]",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/open311/v2/requests.json",
                 params={
@@ -509,46 +546,48 @@ class Api(BaseClient):
         )
 
     def create_request(self, *, body: dict[str, Any]) -> list[m.CreatedOut]:
-        """Create Request"""
+        """Create Request
+
+        Place a request: an order on channel `open311`, by the signed-in caller.
+        """
         return cast(
-            "list[m.CreatedOut]",
-            self._call(
-                "POST",
-                "/api/v1/open311/v2/requests.json",
-                json=body,
-            ),
+            "list[m.CreatedOut]", self._json("POST", "/api/v1/open311/v2/requests.json", json=body)
         )
 
     def read_request(
         self, request_id: str, *, extensions: bool | None = None
     ) -> list[m.RequestOut]:
-        """Read Request"""
+        """Read Request
+
+        One request, if the caller may see the order.
+        """
         return cast(
             "list[m.RequestOut]",
-            self._call(
+            self._json(
                 "GET",
-                f"/api/v1/open311/v2/requests/{request_id}.json",
+                self._path(
+                    "/api/v1/open311/v2/requests/{request_id}.json", {"request_id": request_id}
+                ),
                 params={"extensions": extensions},
             ),
         )
 
     def services(self) -> list[m.ServiceOut]:
-        """Services"""
-        return cast(
-            "list[m.ServiceOut]",
-            self._call(
-                "GET",
-                "/api/v1/open311/v2/services.json",
-            ),
-        )
+        """Services
+
+        The catalog's active categories as GeoReport services (public).
+        """
+        return cast("list[m.ServiceOut]", self._json("GET", "/api/v1/open311/v2/services.json"))
 
     def service_definition(self, code: str) -> m.ServiceDefinition:
-        """Service Definition"""
+        """Service Definition
+
+        A service's definition: no attributes (public).
+        """
         return cast(
             "m.ServiceDefinition",
-            self._call(
-                "GET",
-                f"/api/v1/open311/v2/services/{code}.json",
+            self._json(
+                "GET", self._path("/api/v1/open311/v2/services/{code}.json", {"code": code})
             ),
         )
 
@@ -558,15 +597,18 @@ class Api(BaseClient):
         status: list[m.OrderStatus] | None = None,
         region: str | None = None,
         mine: bool | None = None,
-        team_id: str | None = None,
+        team_id: str | UUID | None = None,
         overdue: bool | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> m.Page_OrderOut_:
-        """List Orders"""
+        """List Orders
+
+        Orders the caller may see: their own, their region's (admins), their team's.
+        """
         return cast(
             "m.Page_OrderOut_",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/orders",
                 params={
@@ -581,195 +623,228 @@ class Api(BaseClient):
             ),
         )
 
-    def place_order(self, *, body: m.OrderCreate, Idempotency_Key: str | None = None) -> m.OrderOut:
-        """Place Order"""
+    def place_order(self, *, body: m.OrderCreate, idempotency_key: str | None = None) -> m.OrderOut:
+        """Place Order
+
+        点单: place a service request. Categories marked auto-approved skip review.
+        """
         return cast(
             "m.OrderOut",
-            self._call(
-                "POST",
-                "/api/v1/orders",
-                headers={"Idempotency-Key": Idempotency_Key},
-                json=body,
+            self._json(
+                "POST", "/api/v1/orders", json=body, headers={"Idempotency-Key": idempotency_key}
             ),
         )
 
-    def read_order(self, order_id: str) -> m.OrderOut:
+    def read_order(self, order_id: str | UUID) -> m.OrderOut:
         """Read Order"""
         return cast(
             "m.OrderOut",
-            self._call(
-                "GET",
-                f"/api/v1/orders/{order_id}",
+            self._json("GET", self._path("/api/v1/orders/{order_id}", {"order_id": order_id})),
+        )
+
+    def accept_order(self, order_id: str | UUID) -> m.OrderOut:
+        """Accept Order
+
+        接单, by the leader of an offered team. Of concurrent accepts exactly one wins.
+        """
+        return cast(
+            "m.OrderOut",
+            self._json(
+                "POST", self._path("/api/v1/orders/{order_id}/accept", {"order_id": order_id})
             ),
         )
 
-    def accept_order(self, order_id: str) -> m.OrderOut:
-        """Accept Order"""
-        return cast(
-            "m.OrderOut",
-            self._call(
-                "POST",
-                f"/api/v1/orders/{order_id}/accept",
-            ),
-        )
+    def approve_order(
+        self, order_id: str | UUID, *, body: m.ApproveOrder | None = None
+    ) -> m.OrderOut:
+        """Approve Order
 
-    def approve_order(self, order_id: str, *, body: m.ApproveOrder | None = None) -> m.OrderOut:
-        """Approve Order"""
+        审核通过: the order joins the dispatch queue (or is dispatched at once, per category).
+        """
         return cast(
             "m.OrderOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/orders/{order_id}/approve",
+                self._path("/api/v1/orders/{order_id}/approve", {"order_id": order_id}),
                 json=body,
             ),
         )
 
-    def cancel_order(self, order_id: str, *, body: m.CancelOrder) -> m.OrderOut:
+    def cancel_order(self, order_id: str | UUID, *, body: m.CancelOrder) -> m.OrderOut:
         """Cancel Order"""
         return cast(
             "m.OrderOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/orders/{order_id}/cancel",
+                self._path("/api/v1/orders/{order_id}/cancel", {"order_id": order_id}),
                 json=body,
             ),
         )
 
-    def list_candidates(self, order_id: str) -> list[m.CandidateOut]:
-        """List Candidates"""
+    def list_candidates(self, order_id: str | UUID) -> list[m.CandidateOut]:
+        """List Candidates
+
+        Eligible teams, best first, each with the reasons for its place (层层派单).
+        """
         return cast(
             "list[m.CandidateOut]",
-            self._call(
-                "GET",
-                f"/api/v1/orders/{order_id}/candidates",
+            self._json(
+                "GET", self._path("/api/v1/orders/{order_id}/candidates", {"order_id": order_id})
             ),
         )
 
-    def file_complaint(self, order_id: str, *, body: m.ComplaintCreate) -> m.ComplaintOut:
+    def file_complaint(self, order_id: str | UUID, *, body: m.ComplaintCreate) -> m.ComplaintOut:
         """File Complaint"""
         return cast(
             "m.ComplaintOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/orders/{order_id}/complaints",
+                self._path("/api/v1/orders/{order_id}/complaints", {"order_id": order_id}),
                 json=body,
             ),
         )
 
-    def complete_service(self, order_id: str, *, body: m.CompleteService) -> m.OrderOut:
-        """Complete Service"""
+    def complete_service(self, order_id: str | UUID, *, body: m.CompleteService) -> m.OrderOut:
+        """Complete Service
+
+        结项: the completion report and each volunteer's actual service hours (travel excluded),
+        stored as service records in whole minutes.
+        """
         return cast(
             "m.OrderOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/orders/{order_id}/complete",
+                self._path("/api/v1/orders/{order_id}/complete", {"order_id": order_id}),
                 json=body,
             ),
         )
 
-    def read_contact(self, order_id: str) -> m.ContactOut:
-        """Read Contact"""
+    def read_contact(self, order_id: str | UUID) -> m.ContactOut:
+        """Read Contact
+
+        The requester's unmasked phone, for admins over the order and the serving team's leader.
+        Every read is audit-logged.
+        """
         return cast(
             "m.ContactOut",
-            self._call(
-                "GET",
-                f"/api/v1/orders/{order_id}/contact",
+            self._json(
+                "GET", self._path("/api/v1/orders/{order_id}/contact", {"order_id": order_id})
             ),
         )
 
-    def decline_order(self, order_id: str, *, body: m.DeclineOffer) -> m.OrderOut:
-        """Decline Order"""
+    def decline_order(self, order_id: str | UUID, *, body: m.DeclineOffer) -> m.OrderOut:
+        """Decline Order
+
+        拒单 with a reason; the next candidate is offered the order.
+        """
         return cast(
             "m.OrderOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/orders/{order_id}/decline",
+                self._path("/api/v1/orders/{order_id}/decline", {"order_id": order_id}),
                 json=body,
             ),
         )
 
-    def dispatch_order(self, order_id: str, *, body: m.DispatchRequest) -> m.OrderOut:
-        """Dispatch Order"""
+    def dispatch_order(self, order_id: str | UUID, *, body: m.DispatchRequest) -> m.OrderOut:
+        """Dispatch Order
+
+        派单: `{team_id}` offers it to that team; `{mode: 'auto'}` to the best candidate;
+        `{mode: 'grab'}` to every eligible team at once (抢单: the first to accept wins).
+        """
         return cast(
             "m.OrderOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/orders/{order_id}/dispatch",
+                self._path("/api/v1/orders/{order_id}/dispatch", {"order_id": order_id}),
                 json=body,
             ),
         )
 
-    def list_events(self, order_id: str) -> list[m.OrderEventOut]:
-        """List Events"""
+    def list_events(self, order_id: str | UUID) -> list[m.OrderEventOut]:
+        """List Events
+
+        The timeline: every state change with who (by role), when and why.
+        """
         return cast(
             "list[m.OrderEventOut]",
-            self._call(
-                "GET",
-                f"/api/v1/orders/{order_id}/events",
+            self._json(
+                "GET", self._path("/api/v1/orders/{order_id}/events", {"order_id": order_id})
             ),
         )
 
-    def rate_order(self, order_id: str, *, body: m.RatingCreate) -> m.RatingOut:
-        """Rate Order"""
+    def rate_order(self, order_id: str | UUID, *, body: m.RatingCreate) -> m.RatingOut:
+        """Rate Order
+
+        评单: once, by the requester, on a completed order.
+        """
         return cast(
             "m.RatingOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/orders/{order_id}/rating",
+                self._path("/api/v1/orders/{order_id}/rating", {"order_id": order_id}),
                 json=body,
             ),
         )
 
-    def reject_order(self, order_id: str, *, body: m.RejectOrder) -> m.OrderOut:
-        """Reject Order"""
+    def reject_order(self, order_id: str | UUID, *, body: m.RejectOrder) -> m.OrderOut:
+        """Reject Order
+
+        驳回 with a reason and, where it fits, a referral. Only the requester sees it afterwards.
+        """
         return cast(
             "m.OrderOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/orders/{order_id}/reject",
+                self._path("/api/v1/orders/{order_id}/reject", {"order_id": order_id}),
                 json=body,
             ),
         )
 
-    def start_service(self, order_id: str, *, body: m.StartService | None = None) -> m.OrderOut:
-        """Start Service"""
+    def start_service(
+        self, order_id: str | UUID, *, body: m.StartService | None = None
+    ) -> m.OrderOut:
+        """Start Service
+
+        The serving team's leader starts the service and names the volunteers sent.
+        """
         return cast(
             "m.OrderOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/orders/{order_id}/start",
+                self._path("/api/v1/orders/{order_id}/start", {"order_id": order_id}),
                 json=body,
             ),
         )
 
-    def stream_events(self, order_id: str, *, Last_Event_ID: str | None = None) -> bytes:
-        """Stream Events"""
-        return self._raw(
+    def stream_events(
+        self, order_id: str | UUID, *, last_event_id: int | None = None
+    ) -> Iterator[str]:
+        """Stream Events
+
+        The timeline live, as Server-Sent Events (`id` is the event's `seq`; reconnect with
+        `Last-Event-ID`). The stream ends when the order can no longer change.
+        """
+        return self._lines(
             "GET",
-            f"/api/v1/orders/{order_id}/stream",
-            headers={"Last-Event-ID": Last_Event_ID},
+            self._path("/api/v1/orders/{order_id}/stream", {"order_id": order_id}),
+            headers={"Last-Event-ID": last_event_id},
         )
 
     def read_policy(self) -> m.PolicyOut:
-        """Read Policy"""
-        return cast(
-            "m.PolicyOut",
-            self._call(
-                "GET",
-                "/api/v1/points/policy",
-            ),
-        )
+        """Read Policy
+
+        How points are earned: per confirmed hour (times the category's weight, rounded), and a
+        bonus to each volunteer of an order rated five stars.
+        """
+        return cast("m.PolicyOut", self._json("GET", "/api/v1/points/policy"))
 
     def write_policy(self, *, body: m.PolicyIn) -> m.PolicyOut:
-        """Write Policy"""
-        return cast(
-            "m.PolicyOut",
-            self._call(
-                "PUT",
-                "/api/v1/points/policy",
-                json=body,
-            ),
-        )
+        """Write Policy
+
+        Applies to points earned from now on; earlier entries stay as they were.
+        """
+        return cast("m.PolicyOut", self._json("PUT", "/api/v1/points/policy", json=body))
 
     def list_projects(
         self,
@@ -780,10 +855,13 @@ class Api(BaseClient):
         limit: int | None = None,
         cursor: str | None = None,
     ) -> m.Page_ProjectOut_:
-        """List Projects"""
+        """List Projects
+
+        The service menu (服务菜单): active projects of active teams.
+        """
         return cast(
             "m.Page_ProjectOut_",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/projects",
                 params={
@@ -796,70 +874,75 @@ class Api(BaseClient):
             ),
         )
 
-    def update_project(self, project_id: str, *, body: m.ProjectUpdate) -> m.ProjectOut:
+    def update_project(self, project_id: str | UUID, *, body: m.ProjectUpdate) -> m.ProjectOut:
         """Update Project"""
         return cast(
             "m.ProjectOut",
-            self._call(
+            self._json(
                 "PATCH",
-                f"/api/v1/projects/{project_id}",
+                self._path("/api/v1/projects/{project_id}", {"project_id": project_id}),
                 json=body,
             ),
         )
 
     def create_record(self, *, body: m.RecordCreate) -> m.LedgerRowOut:
-        """Create Record"""
-        return cast(
-            "m.LedgerRowOut",
-            self._call(
-                "POST",
-                "/api/v1/records",
-                json=body,
-            ),
-        )
+        """Create Record
 
-    def read_record(self, record_id: str) -> m.RecordDetailOut:
-        """Read Record"""
+        Enter a service record (team leaders for their team, site admins within their region). Service time: 实际服务时长,不含往返路途时间 / actual time spent serving, travel excluded; stored in whole minutes. Refused: a volunteer who is not an approved member of the team, non-positive hours, a future date, more than 24 hours on one day for one volunteer, times overlapping another record.
+        """
+        return cast("m.LedgerRowOut", self._json("POST", "/api/v1/records", json=body))
+
+    def read_record(self, record_id: str | UUID) -> m.RecordDetailOut:
+        """Read Record
+
+        A record with its amendments; the original stays as it was entered.
+        """
         return cast(
             "m.RecordDetailOut",
-            self._call(
-                "GET",
-                f"/api/v1/records/{record_id}",
-            ),
+            self._json("GET", self._path("/api/v1/records/{record_id}", {"record_id": record_id})),
         )
 
-    def amend_record(self, record_id: str, *, body: m.AmendmentCreate) -> m.LedgerRowOut:
-        """Amend Record"""
+    def amend_record(self, record_id: str | UUID, *, body: m.AmendmentCreate) -> m.LedgerRowOut:
+        """Amend Record
+
+        Correct a record (team leader or site admin): appended with reason and actor, the
+        original kept; totals follow the corrected value. `hours: 0` voids the record.
+        """
         return cast(
             "m.LedgerRowOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/records/{record_id}/amendments",
+                self._path("/api/v1/records/{record_id}/amendments", {"record_id": record_id}),
                 json=body,
             ),
         )
 
-    def request_correction(self, record_id: str, *, body: m.CorrectionCreate) -> m.CorrectionOut:
-        """Request Correction"""
+    def request_correction(
+        self, record_id: str | UUID, *, body: m.CorrectionCreate
+    ) -> m.CorrectionOut:
+        """Request Correction
+
+        The volunteer asks for a correction; the team leader or a site admin decides.
+        """
         return cast(
             "m.CorrectionOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/records/{record_id}/correction-requests",
+                self._path(
+                    "/api/v1/records/{record_id}/correction-requests", {"record_id": record_id}
+                ),
                 json=body,
             ),
         )
 
     def redeem(self, *, body: m.RedemptionIn) -> m.RedemptionOut:
-        """Redeem"""
-        return cast(
-            "m.RedemptionOut",
-            self._call(
-                "POST",
-                "/api/v1/redemptions",
-                json=body,
-            ),
-        )
+        """Redeem
+
+        An approved volunteer spends points on a reward open to their region. Stock and balance
+        each change by one conditional statement, so concurrent redemptions never oversell or
+        overspend; a refusal changes nothing.
+        """
+        return cast("m.RedemptionOut", self._json("POST", "/api/v1/redemptions", json=body))
 
     def list_regions(
         self,
@@ -869,10 +952,13 @@ class Api(BaseClient):
         limit: int | None = None,
         cursor: str | None = None,
     ) -> m.Page_RegionOut_:
-        """List Regions"""
+        """List Regions
+
+        Administrative regions, one level at a time. Public reference data: no sign-in needed.
+        """
         return cast(
             "m.Page_RegionOut_",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/regions",
                 params={"parent": parent, "q": q, "limit": limit, "cursor": cursor},
@@ -880,22 +966,26 @@ class Api(BaseClient):
         )
 
     def read_region(self, code: str) -> m.RegionDetail:
-        """Read Region"""
+        """Read Region
+
+        One region with its ancestors.
+        """
         return cast(
             "m.RegionDetail",
-            self._call(
-                "GET",
-                f"/api/v1/regions/{code}",
-            ),
+            self._json("GET", self._path("/api/v1/regions/{code}", {"code": code})),
         )
 
     def list_rewards(
         self, *, region: str | None = None, limit: int | None = None, cursor: str | None = None
     ) -> m.Page_RewardOut_:
-        """List Rewards"""
+        """List Rewards
+
+        Active rewards open to a region (offered there or by a site above it); without `region`,
+        those open to the caller's own region, or every reward in an admin's scope.
+        """
         return cast(
             "m.Page_RewardOut_",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/rewards",
                 params={"region": region, "limit": limit, "cursor": cursor},
@@ -903,24 +993,18 @@ class Api(BaseClient):
         )
 
     def create_reward(self, *, body: m.RewardIn) -> m.RewardOut:
-        """Create Reward"""
-        return cast(
-            "m.RewardOut",
-            self._call(
-                "POST",
-                "/api/v1/rewards",
-                json=body,
-            ),
-        )
+        """Create Reward
 
-    def update_reward(self, item_id: str, *, body: m.RewardPatch) -> m.RewardOut:
+        A site admin offers a reward to the volunteers of their region (积分兑换目录).
+        """
+        return cast("m.RewardOut", self._json("POST", "/api/v1/rewards", json=body))
+
+    def update_reward(self, item_id: str | UUID, *, body: m.RewardPatch) -> m.RewardOut:
         """Update Reward"""
         return cast(
             "m.RewardOut",
-            self._call(
-                "PATCH",
-                f"/api/v1/rewards/{item_id}",
-                json=body,
+            self._json(
+                "PATCH", self._path("/api/v1/rewards/{item_id}", {"item_id": item_id}), json=body
             ),
         )
 
@@ -932,10 +1016,13 @@ class Api(BaseClient):
         limit: int | None = None,
         cursor: str | None = None,
     ) -> m.Page_SiteOut_:
-        """List Sites"""
+        """List Sites
+
+        The directory of practice sites. Their names and places are public to signed-in users.
+        """
         return cast(
             "m.Page_SiteOut_",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/sites",
                 params={"region": region, "level": level, "limit": limit, "cursor": cursor},
@@ -943,63 +1030,56 @@ class Api(BaseClient):
         )
 
     def create_site(self, *, body: m.SiteCreate) -> m.SiteOut:
-        """Create Site"""
-        return cast(
-            "m.SiteOut",
-            self._call(
-                "POST",
-                "/api/v1/sites",
-                json=body,
-            ),
-        )
+        """Create Site
 
-    def read_site(self, site_id: str) -> m.SiteOut:
+        Open a site on a region inside the caller's own region subtree.
+        """
+        return cast("m.SiteOut", self._json("POST", "/api/v1/sites", json=body))
+
+    def read_site(self, site_id: str | UUID) -> m.SiteOut:
         """Read Site"""
         return cast(
             "m.SiteOut",
-            self._call(
-                "GET",
-                f"/api/v1/sites/{site_id}",
-            ),
+            self._json("GET", self._path("/api/v1/sites/{site_id}", {"site_id": site_id})),
         )
 
-    def update_site(self, site_id: str, *, body: m.SiteUpdate) -> m.SiteOut:
+    def update_site(self, site_id: str | UUID, *, body: m.SiteUpdate) -> m.SiteOut:
         """Update Site"""
         return cast(
             "m.SiteOut",
-            self._call(
-                "PATCH",
-                f"/api/v1/sites/{site_id}",
-                json=body,
+            self._json(
+                "PATCH", self._path("/api/v1/sites/{site_id}", {"site_id": site_id}), json=body
             ),
         )
 
-    def list_site_admins(self, site_id: str) -> list[m.SiteAdminOut]:
+    def list_site_admins(self, site_id: str | UUID) -> list[m.SiteAdminOut]:
         """List Site Admins"""
         return cast(
             "list[m.SiteAdminOut]",
-            self._call(
-                "GET",
-                f"/api/v1/sites/{site_id}/admins",
-            ),
+            self._json("GET", self._path("/api/v1/sites/{site_id}/admins", {"site_id": site_id})),
         )
 
-    def add_site_admin(self, site_id: str, *, body: m.SiteAdminAdd) -> m.SiteAdminOut:
-        """Add Site Admin"""
+    def add_site_admin(self, site_id: str | UUID, *, body: m.SiteAdminAdd) -> m.SiteAdminOut:
+        """Add Site Admin
+
+        Make a user an admin of this site (and so of its region subtree).
+        """
         return cast(
             "m.SiteAdminOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/sites/{site_id}/admins",
+                self._path("/api/v1/sites/{site_id}/admins", {"site_id": site_id}),
                 json=body,
             ),
         )
 
-    def remove_site_admin(self, site_id: str, user_id: str) -> None:
+    def remove_site_admin(self, site_id: str | UUID, user_id: str | UUID) -> None:
         """Remove Site Admin"""
-        self._call(
+        self._json(
             "DELETE",
-            f"/api/v1/sites/{site_id}/admins/{user_id}",
+            self._path(
+                "/api/v1/sites/{site_id}/admins/{user_id}", {"site_id": site_id, "user_id": user_id}
+            ),
         )
 
     def list_changes(
@@ -1010,10 +1090,17 @@ class Api(BaseClient):
         entity: list[str] | None = None,
         region: str | None = None,
     ) -> m.ChangePage:
-        """List Changes"""
+        """List Changes
+
+        Every create, update and delete of volunteers, teams, memberships, service records and
+        orders, in commit order. Start without a cursor; keep `next_cursor` and pass it back to
+        resume: no change is skipped or repeated. Payloads are thin (what changed, where); fetch the
+        rows through the API. Site admins see the changes of their region; API keys need
+        `changes:read` and see their region's.
+        """
         return cast(
             "m.ChangePage",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/sync/changes",
                 params={"cursor": cursor, "limit": limit, "entity": entity, "region": region},
@@ -1021,32 +1108,31 @@ class Api(BaseClient):
         )
 
     def push_state(self) -> m.PushStateOut:
-        """Push State"""
-        return cast(
-            "m.PushStateOut",
-            self._call(
-                "GET",
-                "/api/v1/sync/push",
-            ),
-        )
+        """Push State
+
+        How far the national platform has acknowledged the change feed.
+        """
+        return cast("m.PushStateOut", self._json("GET", "/api/v1/sync/push"))
 
     def dead_letters(self) -> list[m.DeadLetterOut]:
-        """Dead Letters"""
-        return cast(
-            "list[m.DeadLetterOut]",
-            self._call(
-                "GET",
-                "/api/v1/sync/push/dead-letters",
-            ),
-        )
+        """Dead Letters
 
-    def replay(self, letter_id: str) -> m.DeadLetterOut:
-        """Replay"""
+        Batches the receiver refused as invalid, newest first (at most 200).
+        """
+        return cast("list[m.DeadLetterOut]", self._json("GET", "/api/v1/sync/push/dead-letters"))
+
+    def replay(self, letter_id: str | UUID) -> m.DeadLetterOut:
+        """Replay
+
+        Send a parked batch again on the worker's next pass, rebuilt from the current rows.
+        """
         return cast(
             "m.DeadLetterOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/sync/push/dead-letters/{letter_id}/replay",
+                self._path(
+                    "/api/v1/sync/push/dead-letters/{letter_id}/replay", {"letter_id": letter_id}
+                ),
             ),
         )
 
@@ -1055,16 +1141,19 @@ class Api(BaseClient):
         *,
         region: str | None = None,
         category: str | None = None,
-        site_id: str | None = None,
+        site_id: str | UUID | None = None,
         status: m.TeamStatus | None = None,
         q: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> m.Page_TeamOut_:
-        """List Teams"""
+        """List Teams
+
+        The team directory: public profiles, with leaders' names masked outside the team.
+        """
         return cast(
             "m.Page_TeamOut_",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/teams",
                 params={
@@ -1080,107 +1169,111 @@ class Api(BaseClient):
         )
 
     def create_team(self, *, body: m.TeamCreate) -> m.TeamOut:
-        """Create Team"""
-        return cast(
-            "m.TeamOut",
-            self._call(
-                "POST",
-                "/api/v1/teams",
-                json=body,
-            ),
-        )
+        """Create Team
 
-    def read_team(self, team_id: str) -> m.TeamOut:
+        Found a team at a site inside the caller's region.
+        """
+        return cast("m.TeamOut", self._json("POST", "/api/v1/teams", json=body))
+
+    def read_team(self, team_id: str | UUID) -> m.TeamOut:
         """Read Team"""
         return cast(
             "m.TeamOut",
-            self._call(
-                "GET",
-                f"/api/v1/teams/{team_id}",
-            ),
+            self._json("GET", self._path("/api/v1/teams/{team_id}", {"team_id": team_id})),
         )
 
-    def update_team(self, team_id: str, *, body: m.TeamUpdate) -> m.TeamOut:
-        """Update Team"""
+    def update_team(self, team_id: str | UUID, *, body: m.TeamUpdate) -> m.TeamOut:
+        """Update Team
+
+        Leaders edit the profile; admins over the team's region also set status and leader.
+        """
         return cast(
             "m.TeamOut",
-            self._call(
-                "PATCH",
-                f"/api/v1/teams/{team_id}",
-                json=body,
+            self._json(
+                "PATCH", self._path("/api/v1/teams/{team_id}", {"team_id": team_id}), json=body
             ),
         )
 
-    def publish_activity(self, team_id: str, *, body: m.ActivityCreate) -> m.ActivityOut:
-        """Publish Activity"""
+    def publish_activity(self, team_id: str | UUID, *, body: m.ActivityCreate) -> m.ActivityOut:
+        """Publish Activity
+
+        The team leader (or a site admin over the team) publishes an activity, on its own or for
+        an order the team holds: its members sign up until the deadline.
+        """
         return cast(
             "m.ActivityOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/teams/{team_id}/activities",
+                self._path("/api/v1/teams/{team_id}/activities", {"team_id": team_id}),
                 json=body,
             ),
         )
 
-    def list_members(self, team_id: str) -> list[m.MemberOut]:
-        """List Members"""
+    def list_members(self, team_id: str | UUID) -> list[m.MemberOut]:
+        """List Members
+
+        Members with masked phones; for the team's members and admins over its region.
+        """
         return cast(
             "list[m.MemberOut]",
-            self._call(
-                "GET",
-                f"/api/v1/teams/{team_id}/members",
-            ),
+            self._json("GET", self._path("/api/v1/teams/{team_id}/members", {"team_id": team_id})),
         )
 
-    def add_member(self, team_id: str, *, body: m.MemberAdd) -> m.MemberOut:
-        """Add Member"""
+    def add_member(self, team_id: str | UUID, *, body: m.MemberAdd) -> m.MemberOut:
+        """Add Member
+
+        Add an approved volunteer. Leaders add from the team's region; admins appoint leaders.
+        """
         return cast(
             "m.MemberOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/teams/{team_id}/members",
+                self._path("/api/v1/teams/{team_id}/members", {"team_id": team_id}),
                 json=body,
             ),
         )
 
-    def remove_member(self, team_id: str, volunteer_id: str) -> None:
+    def remove_member(self, team_id: str | UUID, volunteer_id: str | UUID) -> None:
         """Remove Member"""
-        self._call(
+        self._json(
             "DELETE",
-            f"/api/v1/teams/{team_id}/members/{volunteer_id}",
+            self._path(
+                "/api/v1/teams/{team_id}/members/{volunteer_id}",
+                {"team_id": team_id, "volunteer_id": volunteer_id},
+            ),
         )
 
-    def publish_project(self, team_id: str, *, body: m.ProjectCreate) -> m.ProjectOut:
-        """Publish Project"""
+    def publish_project(self, team_id: str | UUID, *, body: m.ProjectCreate) -> m.ProjectOut:
+        """Publish Project
+
+        Publish a service on the menu; its category must be one of the team's specialties.
+        """
         return cast(
             "m.ProjectOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/teams/{team_id}/projects",
+                self._path("/api/v1/teams/{team_id}/projects", {"team_id": team_id}),
                 json=body,
             ),
         )
 
-    def read_team_score(self, team_id: str) -> m.TeamScoreOut:
-        """Read Team Score"""
+    def read_team_score(self, team_id: str | UUID) -> m.TeamScoreOut:
+        """Read Team Score
+
+        The team's score and how it is made: a Bayesian average of its ratings, its completion
+        rate, how soon it accepts offers, and how regularly it served over the last 12 months.
+        """
         return cast(
             "m.TeamScoreOut",
-            self._call(
-                "GET",
-                f"/api/v1/teams/{team_id}/score",
-            ),
+            self._json("GET", self._path("/api/v1/teams/{team_id}/score", {"team_id": team_id})),
         )
 
     def create_user(self, *, body: m.UserCreate) -> m.UserOut:
-        """Create User"""
-        return cast(
-            "m.UserOut",
-            self._call(
-                "POST",
-                "/api/v1/users",
-                json=body,
-            ),
-        )
+        """Create User
+
+        Create a password account (for site admins and staff). Platform admins only.
+        """
+        return cast("m.UserOut", self._json("POST", "/api/v1/users", json=body))
 
     def list_volunteers(
         self,
@@ -1190,10 +1283,13 @@ class Api(BaseClient):
         limit: int | None = None,
         cursor: str | None = None,
     ) -> m.Page_VolunteerOut_:
-        """List Volunteers"""
+        """List Volunteers
+
+        Volunteers the caller may see: admins their region, leaders their members, and self.
+        """
         return cast(
             "m.Page_VolunteerOut_",
-            self._call(
+            self._json(
                 "GET",
                 "/api/v1/volunteers",
                 params={"region": region, "status": status, "limit": limit, "cursor": cursor},
@@ -1201,152 +1297,202 @@ class Api(BaseClient):
         )
 
     def register_volunteer(self, *, body: m.VolunteerCreate) -> m.VolunteerOut:
-        """Register Volunteer"""
-        return cast(
-            "m.VolunteerOut",
-            self._call(
-                "POST",
-                "/api/v1/volunteers",
-                json=body,
-            ),
-        )
+        """Register Volunteer
 
-    def read_volunteer(self, volunteer_id: str) -> m.VolunteerOut:
+        Register yourself as a volunteer; a site admin of your region reviews the application.
+        """
+        return cast("m.VolunteerOut", self._json("POST", "/api/v1/volunteers", json=body))
+
+    def read_volunteer(self, volunteer_id: str | UUID) -> m.VolunteerOut:
         """Read Volunteer"""
         return cast(
             "m.VolunteerOut",
-            self._call(
+            self._json(
                 "GET",
-                f"/api/v1/volunteers/{volunteer_id}",
+                self._path("/api/v1/volunteers/{volunteer_id}", {"volunteer_id": volunteer_id}),
             ),
         )
 
-    def update_volunteer(self, volunteer_id: str, *, body: m.VolunteerUpdate) -> m.VolunteerOut:
+    def update_volunteer(
+        self, volunteer_id: str | UUID, *, body: m.VolunteerUpdate
+    ) -> m.VolunteerOut:
         """Update Volunteer"""
         return cast(
             "m.VolunteerOut",
-            self._call(
+            self._json(
                 "PATCH",
-                f"/api/v1/volunteers/{volunteer_id}",
+                self._path("/api/v1/volunteers/{volunteer_id}", {"volunteer_id": volunteer_id}),
                 json=body,
             ),
         )
 
     def approve_volunteer(
-        self, volunteer_id: str, *, body: m.ApproveVolunteer | None = None
+        self, volunteer_id: str | UUID, *, body: m.ApproveVolunteer | None = None
     ) -> m.VolunteerOut:
         """Approve Volunteer"""
         return cast(
             "m.VolunteerOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/volunteers/{volunteer_id}/approve",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/approve", {"volunteer_id": volunteer_id}
+                ),
                 json=body,
             ),
         )
 
     def issue_certificate(
-        self, volunteer_id: str, *, body: m.CertificateCreate
+        self, volunteer_id: str | UUID, *, body: m.CertificateCreate
     ) -> m.CertificateOut:
-        """Issue Certificate"""
+        """Issue Certificate
+
+        Issue a certificate of the volunteer's service record (the volunteer, or an admin over
+        them): hours in total and by year with the services, the issuing site, a number, a
+        verification code, and a signature. `pdf_url` gives it as a PDF with a QR code.
+        """
         return cast(
             "m.CertificateOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/volunteers/{volunteer_id}/certificates",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/certificates", {"volunteer_id": volunteer_id}
+                ),
                 json=body,
             ),
         )
 
-    def read_personal_data(self, volunteer_id: str) -> m.VolunteerPersonal:
-        """Read Personal Data"""
+    def read_personal_data(self, volunteer_id: str | UUID) -> m.VolunteerPersonal:
+        """Read Personal Data
+
+        Unmasked phone and ID number, for the volunteer and admins over them. Audit-logged.
+        """
         return cast(
             "m.VolunteerPersonal",
-            self._call(
+            self._json(
                 "GET",
-                f"/api/v1/volunteers/{volunteer_id}/personal",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/personal", {"volunteer_id": volunteer_id}
+                ),
             ),
         )
 
-    def read_points(self, volunteer_id: str, *, limit: int | None = None) -> m.PointsOut:
-        """Read Points"""
+    def read_points(self, volunteer_id: str | UUID, *, limit: int | None = None) -> m.PointsOut:
+        """Read Points
+
+        The balance and the latest entries (the volunteer, admins over them, their leaders).
+        """
         return cast(
             "m.PointsOut",
-            self._call(
+            self._json(
                 "GET",
-                f"/api/v1/volunteers/{volunteer_id}/points",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/points", {"volunteer_id": volunteer_id}
+                ),
                 params={"limit": limit},
             ),
         )
 
-    def adjust_points(self, volunteer_id: str, *, body: m.AdjustmentIn) -> m.EntryOut:
-        """Adjust Points"""
+    def adjust_points(self, volunteer_id: str | UUID, *, body: m.AdjustmentIn) -> m.EntryOut:
+        """Adjust Points
+
+        An admin over the volunteer's region adds or takes points, with a reason.
+        """
         return cast(
             "m.EntryOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/volunteers/{volunteer_id}/points/adjustments",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/points/adjustments",
+                    {"volunteer_id": volunteer_id},
+                ),
                 json=body,
             ),
         )
 
     def list_records(
         self,
-        volunteer_id: str,
+        volunteer_id: str | UUID,
         *,
-        since: str | None = None,
-        until: str | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> m.Page_RecordOut_:
-        """List Records"""
+        """List Records
+
+        Service records (志愿服务记录) and their amendments, in ledger order. Service time: 实际服务时长,不含往返路途时间 / actual time spent serving, travel excluded.
+        """
         return cast(
             "m.Page_RecordOut_",
-            self._call(
+            self._json(
                 "GET",
-                f"/api/v1/volunteers/{volunteer_id}/records",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/records", {"volunteer_id": volunteer_id}
+                ),
                 params={"since": since, "until": until, "limit": limit, "cursor": cursor},
             ),
         )
 
-    def records_summary(self, volunteer_id: str) -> m.RecordSummaryOut:
-        """Records Summary"""
+    def records_summary(self, volunteer_id: str | UUID) -> m.RecordSummaryOut:
+        """Records Summary
+
+        Total recorded hours and the star level they make the volunteer eligible for. Granting a
+        star (where a jurisdiction reviews applications) is a separate, later step.
+        """
         return cast(
             "m.RecordSummaryOut",
-            self._call(
+            self._json(
                 "GET",
-                f"/api/v1/volunteers/{volunteer_id}/records/summary",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/records/summary",
+                    {"volunteer_id": volunteer_id},
+                ),
             ),
         )
 
-    def reject_volunteer(self, volunteer_id: str, *, body: m.RejectVolunteer) -> m.VolunteerOut:
+    def reject_volunteer(
+        self, volunteer_id: str | UUID, *, body: m.RejectVolunteer
+    ) -> m.VolunteerOut:
         """Reject Volunteer"""
         return cast(
             "m.VolunteerOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/volunteers/{volunteer_id}/reject",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/reject", {"volunteer_id": volunteer_id}
+                ),
                 json=body,
             ),
         )
 
-    def read_stars(self, volunteer_id: str) -> m.StarsOut:
-        """Read Stars"""
+    def read_stars(self, volunteer_id: str | UUID) -> m.StarsOut:
+        """Read Stars
+
+        Eligible (computed from hours) and granted (decided) star levels, with the history.
+        """
         return cast(
             "m.StarsOut",
-            self._call(
+            self._json(
                 "GET",
-                f"/api/v1/volunteers/{volunteer_id}/stars",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/stars", {"volunteer_id": volunteer_id}
+                ),
             ),
         )
 
-    def grant_stars(self, volunteer_id: str, *, body: m.StarGrantIn) -> m.StarsOut:
-        """Grant Stars"""
+    def grant_stars(self, volunteer_id: str | UUID, *, body: m.StarGrantIn) -> m.StarsOut:
+        """Grant Stars
+
+        An admin over the volunteer's region grants a level up to the eligible one, or lowers it
+        (with a reason). The volunteer is notified; every decision is kept.
+        """
         return cast(
             "m.StarsOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/volunteers/{volunteer_id}/stars",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/stars", {"volunteer_id": volunteer_id}
+                ),
                 json=body,
             ),
         )
@@ -1357,112 +1503,127 @@ class Api(BaseClient):
         """List Subscriptions"""
         return cast(
             "m.Page_SubscriptionOut_",
-            self._call(
-                "GET",
-                "/api/v1/webhooks",
-                params={"limit": limit, "cursor": cursor},
-            ),
+            self._json("GET", "/api/v1/webhooks", params={"limit": limit, "cursor": cursor}),
         )
 
     def create_subscription(self, *, body: m.SubscriptionCreate) -> m.SubscriptionWithSecret:
-        """Create Subscription"""
-        return cast(
-            "m.SubscriptionWithSecret",
-            self._call(
-                "POST",
-                "/api/v1/webhooks",
-                json=body,
-            ),
-        )
+        """Create Subscription
 
-    def delete_subscription(self, subscription_id: str) -> None:
+        Subscribe a URL to change types. Deliveries follow Standard Webhooks: `webhook-id`,
+        `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of
+        `id.timestamp.body` with the secret returned here, once). Payloads are thin: the change's
+        entity, id, operation, region and changed fields; fetch the data through the API.
+        """
+        return cast("m.SubscriptionWithSecret", self._json("POST", "/api/v1/webhooks", json=body))
+
+    def delete_subscription(self, subscription_id: str | UUID) -> None:
         """Delete Subscription"""
-        self._call(
+        self._json(
             "DELETE",
-            f"/api/v1/webhooks/{subscription_id}",
+            self._path("/api/v1/webhooks/{subscription_id}", {"subscription_id": subscription_id}),
         )
 
-    def read_subscription(self, subscription_id: str) -> m.SubscriptionOut:
+    def read_subscription(self, subscription_id: str | UUID) -> m.SubscriptionOut:
         """Read Subscription"""
         return cast(
             "m.SubscriptionOut",
-            self._call(
+            self._json(
                 "GET",
-                f"/api/v1/webhooks/{subscription_id}",
+                self._path(
+                    "/api/v1/webhooks/{subscription_id}", {"subscription_id": subscription_id}
+                ),
             ),
         )
 
     def list_deliveries(
         self,
-        subscription_id: str,
+        subscription_id: str | UUID,
         *,
         status: m.DeliveryStatus | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> m.Page_DeliveryOut_:
-        """List Deliveries"""
+        """List Deliveries
+
+        Deliveries, failed ones included (the dead letters), oldest first.
+        """
         return cast(
             "m.Page_DeliveryOut_",
-            self._call(
+            self._json(
                 "GET",
-                f"/api/v1/webhooks/{subscription_id}/deliveries",
+                self._path(
+                    "/api/v1/webhooks/{subscription_id}/deliveries",
+                    {"subscription_id": subscription_id},
+                ),
                 params={"status": status, "limit": limit, "cursor": cursor},
             ),
         )
 
-    def replay_delivery(self, subscription_id: str, delivery_id: str) -> m.DeliveryOut:
+    def replay_delivery(
+        self, subscription_id: str | UUID, delivery_id: str | UUID
+    ) -> m.DeliveryOut:
         """Replay Delivery"""
         return cast(
             "m.DeliveryOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/webhooks/{subscription_id}/deliveries/{delivery_id}/replay",
+                self._path(
+                    "/api/v1/webhooks/{subscription_id}/deliveries/{delivery_id}/replay",
+                    {"subscription_id": subscription_id, "delivery_id": delivery_id},
+                ),
             ),
         )
 
-    def enable_subscription(self, subscription_id: str) -> m.SubscriptionOut:
-        """Enable Subscription"""
+    def enable_subscription(self, subscription_id: str | UUID) -> m.SubscriptionOut:
+        """Enable Subscription
+
+        Turn a disabled subscription back on; it resumes after the changes it missed.
+        """
         return cast(
             "m.SubscriptionOut",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/webhooks/{subscription_id}/enable",
+                self._path(
+                    "/api/v1/webhooks/{subscription_id}/enable",
+                    {"subscription_id": subscription_id},
+                ),
             ),
         )
 
-    def rotate_secret(self, subscription_id: str) -> m.SubscriptionWithSecret:
-        """Rotate Secret"""
+    def rotate_secret(self, subscription_id: str | UUID) -> m.SubscriptionWithSecret:
+        """Rotate Secret
+
+        A new secret, shown once. The old one keeps signing beside it (two signatures in the
+        header) for `DIANDAN_WEBHOOK_SECRET_GRACE_HOURS`, so receivers can switch without a gap.
+        """
         return cast(
             "m.SubscriptionWithSecret",
-            self._call(
+            self._json(
                 "POST",
-                f"/api/v1/webhooks/{subscription_id}/rotate-secret",
+                self._path(
+                    "/api/v1/webhooks/{subscription_id}/rotate-secret",
+                    {"subscription_id": subscription_id},
+                ),
             ),
         )
 
     def healthz(self) -> dict[str, str]:
-        """Healthz"""
-        return cast(
-            "dict[str, str]",
-            self._call(
-                "GET",
-                "/healthz",
-            ),
-        )
+        """Healthz
+
+        The process is up.
+        """
+        return cast("dict[str, str]", self._json("GET", "/healthz"))
 
     def metrics(self) -> None:
-        """Metrics"""
-        self._call(
-            "GET",
-            "/metrics",
-        )
+        """Metrics
+
+        Prometheus text exposition.
+        """
+        self._json("GET", "/metrics")
 
     def readyz(self) -> dict[str, str]:
-        """Readyz"""
-        return cast(
-            "dict[str, str]",
-            self._call(
-                "GET",
-                "/readyz",
-            ),
-        )
+        """Readyz
+
+        The database answers.
+        """
+        return cast("dict[str, str]", self._json("GET", "/readyz"))

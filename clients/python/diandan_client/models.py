@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 
 class ActivityCreate(TypedDict):
@@ -42,7 +42,10 @@ class ActivityOut(TypedDict):
 
 
 class ActivityReport(TypedDict):
-    """志愿服务活动记录表: filed within three days after the activity."""
+    """ActivityReport
+
+    志愿服务活动记录表: filed within three days after the activity.
+    """
 
     leading_official: str
     notes: NotRequired[str | None]
@@ -113,7 +116,16 @@ class ApiKeyWithSecret(TypedDict):
     scopes: list[str]
 
 
-ApiScope = str
+ApiScope: TypeAlias = Literal[
+    "changes:read",
+    "volunteers:read",
+    "teams:read",
+    "records:read",
+    "activities:read",
+    "personal_data:read",
+    "webhooks:manage",
+]
+"""What a key may do. Each endpoint that takes keys names the one scope it needs."""
 
 
 class ApproveOrder(TypedDict):
@@ -326,7 +338,7 @@ class ChangePage(TypedDict):
     next_cursor: str
 
 
-Channel = str
+Channel: TypeAlias = Literal["app", "wechat", "hotline", "open311"]
 
 
 class CheckIn(TypedDict):
@@ -382,7 +394,7 @@ class ContactOut(TypedDict):
     contact_phone: str
 
 
-CoordSystem = str
+CoordSystem: TypeAlias = Literal["wgs84", "gcj02", "bd09"]
 
 
 class CorrectionCreate(TypedDict):
@@ -416,7 +428,7 @@ class CorrectionOut(TypedDict):
     volunteer_id: str
 
 
-CorrectionStatus = str
+CorrectionStatus: TypeAlias = Literal["pending", "approved", "rejected"]
 
 
 class CreatedOut(TypedDict):
@@ -463,10 +475,10 @@ class DeliveryOut(TypedDict):
     status: str
 
 
-DeliveryStatus = str
+DeliveryStatus: TypeAlias = Literal["pending", "delivered", "failed", "cancelled"]
 
 
-DispatchMode = str
+DispatchMode: TypeAlias = Literal["manual", "auto", "grab"]
 
 
 class DispatchRequest(TypedDict):
@@ -489,10 +501,10 @@ class EntryOut(TypedDict):
     redemption_id: str | None
 
 
-ExportFormat = str
+ExportFormat: TypeAlias = Literal["jsonl", "csv"]
 
 
-ExportKind = str
+ExportKind: TypeAlias = Literal["volunteers", "teams", "service_records", "activities"]
 
 
 class GeoReportError(TypedDict):
@@ -515,7 +527,7 @@ class HoursEntry(TypedDict):
     volunteer_id: str
 
 
-ImportKind = str
+ImportKind: TypeAlias = Literal["volunteers", "service_records"]
 
 
 class ImportReport(TypedDict):
@@ -530,7 +542,10 @@ class ImportReport(TypedDict):
 
 
 class LedgerRowOut(TypedDict):
-    """One row of the append-only ledger: a record, or an amendment of one."""
+    """LedgerRowOut
+
+    One row of the append-only ledger: a record, or an amendment of one.
+    """
 
     activity_id: str | None
     amends_id: str | None
@@ -598,7 +613,7 @@ class MemberOut(TypedDict):
     volunteer_id: str
 
 
-MemberRole = str
+MemberRole: TypeAlias = Literal["leader", "member"]
 
 
 class MyTeamOut(TypedDict):
@@ -693,7 +708,17 @@ class OrderOut(TypedDict):
     window_start: str | None
 
 
-OrderStatus = str
+OrderStatus: TypeAlias = Literal[
+    "pending_review",
+    "rejected",
+    "unassigned",
+    "dispatching",
+    "accepted",
+    "in_service",
+    "completed",
+    "closed",
+    "cancelled",
+]
 
 
 class Page_ActivityOut_(TypedDict):
@@ -794,10 +819,11 @@ class Page_VolunteerOut_(TypedDict):
     next_cursor: NotRequired[str | None]
 
 
-PeriodKind = str
+PeriodKind: TypeAlias = Literal["all", "year", "quarter", "month"]
 
 
-PersonalData = str
+PersonalData: TypeAlias = Literal["masked", "full"]
+"""How much personal data leaves: masked numbers (default) or, where the receiving system"""
 
 
 class PointsOut(TypedDict):
@@ -826,7 +852,10 @@ class PolicyOut(TypedDict):
 
 
 class Problem(TypedDict):
-    """RFC 9457 problem details. `code` is stable and machine-readable; `detail` is for people."""
+    """Problem
+
+    RFC 9457 problem details. `code` is stable and machine-readable; `detail` is for people.
+    """
 
     code: str
     current_state: NotRequired[str | None]
@@ -900,7 +929,10 @@ class RatingOut(TypedDict):
 
 
 class RecordCreate(TypedDict):
-    """A record entered by a team leader or a site admin (activities and orders write their own)."""
+    """RecordCreate
+
+    A record entered by a team leader or a site admin (activities and orders write their own).
+    """
 
     category_code: str
     content: str
@@ -982,7 +1014,7 @@ class RegionDetail(TypedDict):
     path: list[RegionOut]
 
 
-RegionLevelName = str
+RegionLevelName: TypeAlias = Literal["province", "city", "county", "township", "village"]
 
 
 class RegionOut(TypedDict):
@@ -1082,7 +1114,7 @@ class RowReport(TypedDict):
     status: RowStatus
 
 
-RowStatus = str
+RowStatus: TypeAlias = Literal["created", "updated", "unchanged", "error"]
 
 
 class ScorePart(TypedDict):
@@ -1146,7 +1178,7 @@ class SiteCreate(TypedDict):
     region_code: str
 
 
-SiteLevel = str
+SiteLevel: TypeAlias = Literal["center", "institute", "station"]
 
 
 class SiteOut(TypedDict):
@@ -1233,7 +1265,7 @@ class StartService(TypedDict):
     volunteer_ids: NotRequired[list[str]]
 
 
-Strategy = str
+Strategy: TypeAlias = Literal["joint", "greedy"]
 
 
 class SubscriptionCreate(TypedDict):
@@ -1274,7 +1306,7 @@ class SubscriptionWithSecret(TypedDict):
     url: str
 
 
-TeamBoardBy = str
+TeamBoardBy: TypeAlias = Literal["hours", "rating"]
 
 
 class TeamCandidate(TypedDict):
@@ -1348,11 +1380,14 @@ class TeamScoreOut(TypedDict):
     team_id: str
 
 
-TeamStatus = str
+TeamStatus: TypeAlias = Literal["active", "suspended", "dissolved"]
 
 
 class TeamUpdate(TypedDict):
-    """Leaders may change the profile fields; `status` and `leader_volunteer_id` are for admins."""
+    """TeamUpdate
+
+    Leaders may change the profile fields; `status` and `leader_volunteer_id` are for admins.
+    """
 
     brand: NotRequired[str | None]
     capacity: NotRequired[int | None]
@@ -1420,7 +1455,7 @@ class VerifyOut(TypedDict):
     valid: bool
 
 
-VolunteerBoardBy = str
+VolunteerBoardBy: TypeAlias = Literal["hours", "points"]
 
 
 class VolunteerCandidate(TypedDict):
@@ -1461,7 +1496,10 @@ class VolunteerOut(TypedDict):
 
 
 class VolunteerPersonal(TypedDict):
-    """Unmasked numbers; every read is written to the audit log."""
+    """VolunteerPersonal
+
+    Unmasked numbers; every read is written to the audit log.
+    """
 
     id: str
     id_number: str | None
@@ -1469,7 +1507,7 @@ class VolunteerPersonal(TypedDict):
     real_name: str
 
 
-VolunteerStatus = str
+VolunteerStatus: TypeAlias = Literal["pending", "approved", "rejected"]
 
 
 class VolunteerUpdate(TypedDict):
