@@ -182,39 +182,43 @@ class Generator:
             props: dict[str, Any] = schema.get("properties") or {}
             lines += ["", ""]
             if not props:
-                alias = self.type_of(schema)
-                # quoted when it names a model: the class may be defined further down
-                names_a_model = set(re.findall(r"\w+", alias)) & set(self.classes.values())
-                lines.append(f"{cls}: TypeAlias = {repr(alias) if names_a_model else alias}")
+                lines.append(f"{cls}: TypeAlias = {self._quoted(self.type_of(schema))}")
                 self.emitted.append("TypeAlias")
                 lines += _doc(schema.get("description"), indent="")
                 continue
             required = set(schema.get("required", []))
-            fields = []
-            for prop, prop_schema in props.items():
-                kind = self.type_of(prop_schema)
-                fields.append((prop, kind if prop in required else f"NotRequired[{kind}]"))
-            if all(p.isidentifier() and not keyword.iskeyword(p) for p, _ in fields):
-                lines.append(f"class {cls}(TypedDict):")
-                self.emitted.append("TypedDict")
-                lines += _doc(schema.get("title") or name, schema.get("description"), indent="    ")
-                lines += [""] + [f"    {p}: {k}" for p, k in fields]
-            else:  # a property name Python cannot spell: the functional form, types quoted
-                items = ", ".join(f"{p!r}: {k!r}" for p, k in fields)
-                lines.append(f"{cls} = TypedDict({cls!r}, {{{items}}})")
-                self.emitted.append("TypedDict")
-        for line in lines:
-            if "NotRequired[" in line:
+            fields = [(prop, self.type_of(props[prop]), prop in required) for prop in props]
+            if any(not needed for _, _, needed in fields):
                 self.emitted.append("NotRequired")
+            self.emitted.append("TypedDict")
+            if all(p.isidentifier() and not keyword.iskeyword(p) for p, _, _ in fields):
+                lines.append(f"class {cls}(TypedDict):")
+                lines += _doc(schema.get("title") or name, schema.get("description"), indent="    ")
+                lines.append("")
+                for prop, kind, needed in fields:
+                    lines.append(f"    {prop}: {self._field(kind, needed)}")
+            else:  # a property name Python cannot spell: the functional form
+                items = ", ".join(
+                    f"{prop!r}: {self._field(k, needed)}" for prop, k, needed in fields
+                )
+                lines.append(f"{cls} = TypedDict({cls!r}, {{{items}}})")
         typing = ("Any", "Literal", "NotRequired", "TypeAlias", "TypedDict")
         head: list[str | None] = [
             HEADER,
             "",
-            "from __future__ import annotations",
-            "",
             self._imports(typing),
         ]
         return "\n".join(line for line in head + lines if line is not None).rstrip() + "\n"
+
+    def _quoted(self, kind: str) -> str:
+        """A type as models.py writes it. The module has no `from __future__ import
+        annotations`, so that TypedDicts know at run time which keys are required; a type that
+        names a model is quoted, as the class may be defined further down."""
+        return repr(kind) if set(re.findall(r"\w+", kind)) & set(self.classes.values()) else kind
+
+    def _field(self, kind: str, needed: bool) -> str:
+        """A TypedDict field's type: NotRequired stays outside the quotes."""
+        return self._quoted(kind) if needed else f"NotRequired[{self._quoted(kind)}]"
 
     # -- api.py -----------------------------------------------------------------------------
 
@@ -234,22 +238,25 @@ class Generator:
 
     def method_names(self) -> list[str]:
         """Each operation's method name: the operationId without its `<tag>-` prefix, in
-        snake_case; the whole operationId when the short name is taken (by BaseClient or an
-        operation sorted earlier)."""
-        taken = set(RESERVED)
-        names = []
+        snake_case. Operations whose short names clash (with each other or with BaseClient's
+        own) all take their whole operationId instead, so a name does not depend on the order
+        the operations are listed in."""
+        ids, shorts = [], []
         for path, verb, op, _ in self.operations():
             op_id = op.get("operationId") or f"{verb}_{path}"
             tags = op.get("tags") or []
             short = op_id
             if tags and op_id.startswith(f"{tags[0]}-"):
                 short = op_id[len(tags[0]) + 1 :]
-            candidates = [_snake(short), _snake(op_id), _snake(f"{verb}_{path}")]
-            name = next((c for c in candidates if c not in taken), None)
-            if name is None:
-                raise SpecError(f"no free method name for {verb.upper()} {path} ({op_id})")
-            taken.add(name)
-            names.append(name)
+            ids.append((op_id, verb, path))
+            shorts.append(_snake(short))
+        names = [
+            _snake(op_id) if short in RESERVED or shorts.count(short) > 1 else short
+            for short, (op_id, _, _) in zip(shorts, ids, strict=True)
+        ]
+        for name, (op_id, verb, path) in zip(names, ids, strict=True):
+            if name in RESERVED or names.count(name) > 1:
+                raise SpecError(f"{verb.upper()} {path} ({op_id}): method name {name!r} is taken")
         return names
 
     def method(

@@ -4,6 +4,9 @@ client: what they change, what they write, and who is refused."""
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,6 +27,7 @@ COUNTY = "140802000000"
 TOWNSHIP = "140802100000"
 OTHER_TOWNSHIP = "140802101000"
 OTHER_VILLAGE = "140802101200"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -186,3 +190,16 @@ def test_export_month_refuses_a_bad_month(live: Live, tmp_path: Path) -> None:
 def test_month_bounds_across_the_year() -> None:
     assert export_month.month_bounds(date(2026, 12, 1)) == (date(2026, 12, 1), date(2027, 1, 1))
     assert export_month.month_bounds(date(2026, 1, 1)) == (date(2026, 1, 1), date(2026, 2, 1))
+
+
+def test_the_scripts_run_from_the_command_line(live: Live) -> None:
+    """`python -m scripts.…` from the checkout finds the client without PYTHONPATH."""
+    seeded = seed(live)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "scripts.approve_pending", *approve_argv(live, seeded.admin()),
+         "--dry-run"],
+        cwd=ROOT, capture_output=True, text=True, env=env, check=False, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("would approve") == 51
