@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -88,7 +89,7 @@ def list_activities(
     page: PageQuery,
     region: Annotated[str | None, Query(description="A region's subtree")] = None,
     team_id: uuid.UUID | None = None,
-    starting_after: datetime | None = None,
+    starting_after: AwareDatetime | None = None,
 ) -> Page[ActivityOut]:
     """Activities to join or look back on (any signed-in user: they are public notices)."""
     stmt = select(Activity)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from app.common.location import Location
 
@@ -14,9 +14,9 @@ class ActivityCreate(BaseModel):
     description: str = Field(default="", max_length=2000)
     place: str = Field(min_length=1, max_length=200)
     location: Location | None = Field(default=None, description="Needed for phone check-in")
-    starts_at: datetime
-    ends_at: datetime
-    signup_deadline: datetime | None = Field(default=None, description="Default: the start")
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    signup_deadline: AwareDatetime | None = Field(default=None, description="Default: the start")
     capacity: int = Field(ge=1, le=10_000, description="Volunteers wanted")
     order_id: uuid.UUID | None = Field(default=None, description="The order it serves, if any")
 
@@ -46,8 +46,8 @@ class CheckIn(BaseModel):
 
 class RosterEntry(BaseModel):
     volunteer_id: uuid.UUID
-    checked_in_at: datetime | None = None
-    checked_out_at: datetime | None = None
+    checked_in_at: AwareDatetime | None = None
+    checked_out_at: AwareDatetime | None = None
 
 
 class Roster(BaseModel):

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import col, select
 
 from app.apikeys import service
@@ -24,7 +24,7 @@ class ApiKeyCreate(BaseModel):
     region_code: str | None = Field(
         default=None, description="Limit the key to this region's subtree; none: everywhere"
     )
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
 
 
 class ApiKeyOut(BaseModel):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 SERVICE_TIME_RULE = "实际服务时长,不含往返路途时间 / actual time spent serving, travel excluded"
 
@@ -50,8 +50,8 @@ class RecordCreate(BaseModel):
     category_code: str = Field(max_length=40)
     service_date: date
     hours: float = Field(gt=0, le=24, description="Service time in hours; stored in whole minutes")
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
     content: str = Field(min_length=1, max_length=1000, description="服务内容")
     place: str = Field(default="", max_length=200)
 

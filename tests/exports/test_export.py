@@ -170,3 +170,20 @@ def test_activities_export_in_the_exchange_format(
         f"{EXPORTS}/activities?format=csv&headers=zh", headers=make.headers(w.center_admin)
     )
     assert zh.text.splitlines()[0].lstrip("\ufeff").startswith("活动编号,志愿团体编号")
+
+
+def test_since_without_an_offset_is_refused_before_streaming(
+    ow: OrderWorld, client: TestClient, make: Factory
+) -> None:
+    response = client.get(
+        f"{EXPORTS}/service_records?since=2026-10-01T00:00:00",
+        headers=make.headers(ow.world.center_admin),
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "naive_datetime"
+    ok = client.get(
+        f"{EXPORTS}/service_records",
+        params={"since": "2026-10-01T00:00:00+08:00"},
+        headers=make.headers(ow.world.center_admin),
+    )
+    assert ok.status_code == 200

@@ -14,7 +14,7 @@ from app.audit import service as audit
 from app.auth.deps import AppSettings, Codec, integration_caller
 from app.auth.principal import Principal
 from app.db import DbSession, open_session
-from app.errors import PROBLEM_RESPONSES, Forbidden
+from app.errors import PROBLEM_RESPONSES, Forbidden, Invalid
 from app.integrations.national.export import FIELDS, ExportFormat, ExportKind, encode, rows
 from app.integrations.national.personal import PersonalData
 from app.regions.queries import get_region
@@ -67,6 +67,11 @@ def export(
     and phone numbers leave only when `DIANDAN_EXPORT_PERSONAL_DATA=full` and a platform admin
     (or an API key with `personal_data:read`) asks; every export is audited. API keys need the
     kind's scope: `volunteers:read`, `teams:read`, `records:read` or `activities:read`."""
+    if since is not None and since.tzinfo is None:
+        raise Invalid(
+            "时间须带时区 / since needs an offset, e.g. 2026-10-01T00:00:00+08:00",
+            code="naive_datetime",
+        )
     scope = caller.admin_scope
     if region is not None:
         scope = scope.narrowed_to(get_region(session, region).code)
