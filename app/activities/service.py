@@ -20,7 +20,7 @@ from app.activities.schemas import (
     Roster,
 )
 from app.auth.principal import Principal
-from app.catalog.models import Category
+from app.catalog.service import category_exists
 from app.common.clock import utcnow
 from app.common.geo import haversine_km
 from app.common.location import Location, location_columns
@@ -50,7 +50,7 @@ def publish(
 ) -> Activity:
     team = get_team(session, team_id)
     require_manager(caller, team)
-    if session.get(Category, data.category_code) is None:
+    if not category_exists(session, data.category_code):
         raise Invalid("未知的服务类别 / unknown category", code="unknown_category")
     now = utcnow()
     deadline = data.signup_deadline or data.starts_at

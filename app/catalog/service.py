@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import threading
+import weakref
+
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.catalog.models import Category
@@ -13,6 +17,26 @@ def get_category(session: Session, code: str) -> Category:
     if category is None:
         raise NotFound(f"未找到该服务类别 / no category {code!r}", code="category_not_found")
     return category
+
+
+# Codes known to exist, per database. Categories are never deleted (only deactivated), so a code
+# once seen stays valid; a miss always asks the database.
+_known_codes: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
+_known_lock = threading.Lock()
+
+
+def category_exists(session: Session, code: str) -> bool:
+    """Whether a category (active or not) has this code: records keep their category even
+    after it is retired. Asked with every record, so known codes are remembered."""
+    engine = session.get_bind().engine
+    with _known_lock:
+        if code in _known_codes.get(engine, ()):
+            return True
+    if session.get(Category, code) is None:
+        return False
+    with _known_lock:
+        _known_codes.setdefault(engine, set()).add(code)
+    return True
 
 
 def check_active_categories(session: Session, codes: list[str]) -> list[str]:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -17,9 +19,35 @@ from app.errors import Conflict
 from app.points.models import PointsBalance, PointsEntry, PointsKind, PointsPolicy
 from app.records.models import ServiceRecord
 
+_POLICY = sa_select(
+    *(PointsPolicy.__table__.c[name] for name in PointsPolicy.model_fields)  # type: ignore[attr-defined]
+).where(col(PointsPolicy.id) == 1)
+_BALANCE = PointsBalance.__table__  # type: ignore[attr-defined]
+_DEBIT = (
+    update(_BALANCE)
+    .where(_BALANCE.c.volunteer_id == bindparam("v"), _BALANCE.c.balance + bindparam("d") >= 0)
+    .values(balance=_BALANCE.c.balance + bindparam("d"))
+)
+_ENTRY = insert(PointsEntry.__table__)  # type: ignore[attr-defined]
+
+
+@cache
+def _credit(dialect_name: str) -> Any:
+    """Add to a balance, creating it at the first points (built once per dialect)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    stmt = dialect.insert(_BALANCE).values(volunteer_id=bindparam("v"), balance=bindparam("d"))
+    return stmt.on_conflict_do_update(
+        index_elements=["volunteer_id"],
+        set_={"balance": _BALANCE.c.balance + stmt.excluded.balance},
+    )
+
 
 def current_policy(session: Session) -> PointsPolicy:
-    return session.get(PointsPolicy, 1) or PointsPolicy()
+    """The earning rules, read by a plain SELECT (it runs with every landed record)."""
+    row = session.connection().execute(_POLICY).first()
+    if row is None:
+        return PointsPolicy()
+    return PointsPolicy(**row._asdict())
 
 
 def points_for(policy: PointsPolicy, category_code: str, minutes: int) -> int:
@@ -34,24 +62,12 @@ def balance_of(session: Session, volunteer_id: uuid.UUID) -> int:
 
 
 def _move(session: Session, volunteer_id: uuid.UUID, delta: int, **entry: Any) -> PointsEntry:
+    session.flush()  # the rows the entry refers to (a record, a redemption) go first
+    connection = session.connection()
     if delta >= 0:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(PointsBalance).values(volunteer_id=volunteer_id, balance=delta)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["volunteer_id"],
-                set_={"balance": col(PointsBalance.balance) + stmt.excluded.balance},
-            )
-        )
+        connection.execute(_credit(connection.dialect.name), {"v": volunteer_id, "d": delta})
     else:
-        taken = session.execute(
-            update(PointsBalance)
-            .where(
-                col(PointsBalance.volunteer_id) == volunteer_id,
-                col(PointsBalance.balance) + delta >= 0,
-            )
-            .values(balance=col(PointsBalance.balance) + delta)
-        ).rowcount  # type: ignore[attr-defined]
+        taken = connection.execute(_DEBIT, {"v": volunteer_id, "d": delta}).rowcount
         if not taken:
             raise Conflict(
                 "积分不足 / not enough points",
@@ -59,8 +75,7 @@ def _move(session: Session, volunteer_id: uuid.UUID, delta: int, **entry: Any) -
                 balance=balance_of(session, volunteer_id),
             )
     row = PointsEntry(volunteer_id=volunteer_id, delta=delta, **entry)
-    session.add(row)
-    session.flush()
+    connection.execute(_ENTRY, row.model_dump())
     return row
 
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from app.audit.service import record as audit
 from app.auth.principal import Principal
-from app.catalog.models import Category
+from app.catalog.service import category_exists
 from app.common.clock import utcnow
 from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -43,7 +43,7 @@ def create_record(
 ) -> ServiceRecord:
     team = get_team(session, data.team_id)
     _require_recorder(caller, team)
-    if session.get(Category, data.category_code) is None:
+    if not category_exists(session, data.category_code):
         raise Invalid("未知的服务类别 / unknown category", code="unknown_category")
     minutes = to_minutes(data.hours)
     if data.started_at and data.ended_at:

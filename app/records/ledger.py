@@ -24,6 +24,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.common.clock import utcnow
+from app.common.orm import already_loaded
 from app.config import Settings
 from app.errors import Invalid
 from app.points import service as points
@@ -174,8 +175,17 @@ def _check(session: Session, drafts: Sequence[RecordDraft], now: datetime) -> di
 
 
 def _team_regions(session: Session, team_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = session.exec(select(Team.id, Team.region_code).where(col(Team.id).in_(team_ids)))
-    return dict(rows.all())
+    """Regions of the teams, from the session's teams where the caller loaded them already."""
+    found: dict[uuid.UUID, str] = {}
+    for team_id in team_ids:
+        team = already_loaded(session, Team, team_id)
+        if team is not None:
+            found[team_id] = team.region_code
+    missing = team_ids - found.keys()
+    if missing:
+        rows = session.exec(select(Team.id, Team.region_code).where(col(Team.id).in_(missing)))
+        found.update(rows.all())
+    return found
 
 
 def land_records(

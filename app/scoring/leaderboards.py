@@ -15,7 +15,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Float, cast, func
 from sqlalchemy import select as sa_select
@@ -39,27 +39,46 @@ router = APIRouter(prefix="/leaderboards", tags=["scoring"], responses=PROBLEM_R
 
 
 class _Recent:
-    """Board rows kept for `DIANDAN_LEADERBOARD_CACHE_SECONDS`: many readers of one board cost
-    one query. Per process; names are masked per caller after the cache."""
+    """Boards kept for `DIANDAN_LEADERBOARD_CACHE_SECONDS`: many readers of one board cost one
+    query, and readers who see it alike (names all masked, or all shown) share its encoded page.
+    Per process."""
 
     def __init__(self, size: int = 512) -> None:
         self._rows: dict[tuple[object, ...], tuple[float, list[Any]]] = {}
+        self._pages: dict[tuple[object, ...], tuple[float, bytes]] = {}
         self._size = size
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[object, ...], ttl: float, load: Callable[[], list[Any]]) -> list[Any]:
+    def get(
+        self, key: tuple[object, ...], ttl: float, load: Callable[[], list[Any]]
+    ) -> tuple[float, list[Any]]:
+        """The rows and when they were read."""
         now = time.monotonic()
         with self._lock:
             hit = self._rows.get(key)
         if ttl > 0 and hit is not None and now - hit[0] < ttl:
-            return hit[1]
+            return hit
         rows = load()
         if ttl > 0:
             with self._lock:
                 if len(self._rows) >= self._size:
                     self._rows.clear()
+                    self._pages.clear()
                 self._rows[key] = (now, rows)
-        return rows
+        return now, rows
+
+    def page(
+        self, key: tuple[object, ...], read_at: float, ttl: float, render: Callable[[], Board]
+    ) -> Response:
+        """The encoded board for this view of rows read at `read_at`, rendered once."""
+        with self._lock:
+            hit = self._pages.get(key)
+        if hit is None or hit[0] != read_at:
+            hit = (read_at, render().model_dump_json().encode())
+            if ttl > 0:
+                with self._lock:
+                    self._pages[key] = hit
+        return Response(content=hit[1], media_type="application/json")
 
 
 def _boards(request: Request) -> _Recent:
@@ -240,43 +259,47 @@ def volunteer_board(
     at: At = None,
     by: VolunteerBoardBy = VolunteerBoardBy.HOURS,
     limit: Limit = 50,
-) -> Board:
+) -> Response:
     """Volunteers by recorded hours (amendments included) in a region and period, or by points
     (`by=points`: the current balance, all time). Pages are served from memory for up to
     `DIANDAN_LEADERBOARD_CACHE_SECONDS` (10)."""
     ttl = settings.leaderboard_cache_seconds
     if by is VolunteerBoardBy.POINTS:
         period, key = PeriodKind.ALL, 0
-        rows = cache.get(
+        read_at, rows = cache.get(
             ("points", region, limit), ttl, lambda: _points_rows(session, region, limit)
         )
     else:
         key = parse_period(period, at)
-        rows = [
-            (*row, None)
-            for row in cache.get(
-                ("volunteers", region, period, key, limit),
-                ttl,
-                lambda: _volunteer_rows(session, region, period, key, limit),
-            )
-        ]
+        read_at, rows = cache.get(
+            ("volunteers", region, period, key, limit),
+            ttl,
+            lambda: _volunteer_rows(session, region, period, key, limit),
+        )
+    # Row layout: id, region, minutes, records, name, user id[, points balance].
     admin = caller.admin_scope
-    entries = [
-        BoardEntry(
-            rank=n,
-            id=volunteer_id,
-            name=name if user_id == caller.id or admin.covers(region_code) else mask_name(name),
-            region_code=region_code,
-            hours=round(minutes / 60, 2),
-            minutes=minutes,
-            records=records,
-            points=points,
+    named = [row[5] == caller.id or admin.covers(row[1]) for row in rows]
+
+    def render() -> Board:
+        entries = [
+            BoardEntry(
+                rank=n,
+                id=row[0],
+                name=row[4] if show_name else mask_name(row[4]),
+                region_code=row[1],
+                hours=round(row[2] / 60, 2),
+                minutes=row[2],
+                records=row[3],
+                points=row[6] if len(row) > 6 else None,
+            )
+            for n, (row, show_name) in enumerate(zip(rows, named, strict=True), 1)
+        ]
+        return Board(
+            period=period, period_key=key, region_code=region, by=by.value, entries=entries
         )
-        for n, (volunteer_id, region_code, minutes, records, name, user_id, points) in enumerate(
-            rows, 1
-        )
-    ]
-    return Board(period=period, period_key=key, region_code=region, by=by.value, entries=entries)
+
+    view = "named" if all(named) else "masked" if not any(named) else None
+    return cache.page((by, region, period, key, limit, view), read_at, ttl if view else 0, render)
 
 
 @router.get("/teams", response_model=Board)
@@ -290,30 +313,40 @@ def team_board(
     at: At = None,
     by: TeamBoardBy = TeamBoardBy.HOURS,
     limit: Limit = 50,
-) -> Board:
+) -> Response:
     """Teams by recorded hours in a region and period, or by rating (a Bayesian average, so that
     one five-star rating does not beat forty 4.8s; all time)."""
     ttl = settings.leaderboard_cache_seconds
     if by is TeamBoardBy.RATING:
-        rated = cache.get(
+        read_at, rated = cache.get(
             ("rated", region, limit), ttl, lambda: _rated_rows(session, settings, region, limit)
         )
-        entries = [
-            BoardEntry(rank=n, id=team_id, name=name, region_code=code, hours=0, minutes=0,
-                       records=0, rating=round(float(value), 3), ratings=count)
-            for n, (team_id, name, code, value, count) in enumerate(rated, 1)
-        ]  # fmt: skip
-        return Board(period=PeriodKind.ALL, period_key=0, region_code=region, by=by.value,
-                     entries=entries)  # fmt: skip
+
+        def render_rated() -> Board:
+            entries = [
+                BoardEntry(rank=n, id=team_id, name=name, region_code=code, hours=0, minutes=0,
+                           records=0, rating=round(float(value), 3), ratings=count)
+                for n, (team_id, name, code, value, count) in enumerate(rated, 1)
+            ]  # fmt: skip
+            return Board(period=PeriodKind.ALL, period_key=0, region_code=region, by=by.value,
+                         entries=entries)  # fmt: skip
+
+        return cache.page(("rated", region, limit), read_at, ttl, render_rated)
     key = parse_period(period, at)
-    rows = cache.get(
+    read_at, rows = cache.get(
         ("teams", region, period, key, limit),
         ttl,
         lambda: _team_rows(session, region, period, key, limit),
     )
-    entries = [
-        BoardEntry(rank=n, id=team_id, name=name, region_code=code, hours=round(minutes / 60, 2),
-                   minutes=minutes, records=records)
-        for n, (team_id, name, code, minutes, records) in enumerate(rows, 1)
-    ]  # fmt: skip
-    return Board(period=period, period_key=key, region_code=region, by=by.value, entries=entries)
+
+    def render() -> Board:
+        entries = [
+            BoardEntry(rank=n, id=team_id, name=name, region_code=code,
+                       hours=round(minutes / 60, 2), minutes=minutes, records=records)
+            for n, (team_id, name, code, minutes, records) in enumerate(rows, 1)
+        ]  # fmt: skip
+        return Board(
+            period=period, period_key=key, region_code=region, by=by.value, entries=entries
+        )
+
+    return cache.page(("teams", region, period, key, limit), read_at, ttl, render)

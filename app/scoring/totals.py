@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -61,8 +62,8 @@ class Movement:
 
 
 def apply(session: Session, movements: Iterable[Movement]) -> None:
-    """Add movements to the totals: one upsert statement per table, rows in key order (so that
-    concurrent writers lock them in the same order)."""
+    """Add movements to the totals: one upsert per table, rows in key order (so that concurrent
+    writers lock them in the same order)."""
     people: dict[tuple[Any, str, int], list[Any]] = defaultdict(lambda: ["", 0, 0])
     teams: dict[tuple[Any, str, int], list[Any]] = defaultdict(lambda: ["", 0, 0])
     for m in movements:
@@ -89,10 +90,19 @@ def _upsert(
          "minutes": minutes, "records": records}
         for key, (region, minutes, records) in ordered
     ]  # fmt: skip
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(model).values(values)
+    connection = session.connection()
+    connection.execute(_upsert_statement(connection.dialect.name, model, owner), values)
+
+
+@cache
+def _upsert_statement(
+    dialect_name: str, model: type[VolunteerTotal] | type[TeamTotal], owner: str
+) -> Any:
+    """Add to a total, creating it at the first minutes (built once: it runs with every record)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     table = _table(model)
-    stmt = stmt.on_conflict_do_update(
+    stmt = dialect.insert(table)
+    return stmt.on_conflict_do_update(
         index_elements=[owner, "period_kind", "period"],
         set_={
             "minutes": table.c.minutes + stmt.excluded.minutes,
@@ -100,7 +110,6 @@ def _upsert(
             "region_code": stmt.excluded.region_code,
         },
     )
-    session.execute(stmt)
 
 
 def _table(model: type[SQLModel]) -> Table:

@@ -16,6 +16,7 @@ from sqlalchemy import insert, inspect, select
 from sqlmodel import Session, SQLModel, col
 
 from app.common.clock import utcnow
+from app.common.orm import already_loaded
 from app.orders.models import Order, OrderEvent
 from app.records.models import ServiceRecord
 from app.sync.models import ChangeEvent
@@ -36,8 +37,8 @@ def _own_region(_: Session, row: Any) -> str | None:
 
 
 def _team_region(session: Session, member: TeamMember) -> str | None:
-    team = session.identity_map.get(inspect(Team).identity_key_from_primary_key((member.team_id,)))
-    if isinstance(team, Team):
+    team = already_loaded(session, Team, member.team_id)
+    if team is not None:
         return team.region_code
     region: str | None = (
         session.connection()
@@ -48,9 +49,8 @@ def _team_region(session: Session, member: TeamMember) -> str | None:
 
 
 def _order_region(session: Session, event: OrderEvent) -> str | None:
-    key = inspect(Order).identity_key_from_primary_key((event.order_id,))
-    order = session.identity_map.get(key)
-    if isinstance(order, Order):
+    order = already_loaded(session, Order, event.order_id)
+    if order is not None:
         return order.region_code
     region: str | None = (
         session.connection()

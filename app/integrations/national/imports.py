@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from app.accounts.models import User
 from app.accounts.service import PHONE_CONTEXT, parse_phone
 from app.auth.principal import Principal
-from app.catalog.models import Category
+from app.catalog.service import category_exists
 from app.common.crypto import SensitiveCodec
 from app.common.identity import mask_id_number, mask_phone
 from app.config import Settings
@@ -216,7 +216,7 @@ def _record_row(ctx: Context, cells: dict[str, str]) -> tuple[RowStatus, str]:
     if not math.isfinite(hours):
         raise RowError("service_hours", "应为数字 / a number of hours")
     category = _required(cells, "service_type")
-    if session.get(Category, category) is None:
+    if not category_exists(session, category):
         raise RowError("service_type", "未知的服务类别 / unknown category code")
     team_id: uuid.UUID | None = ctx.team_id
     if team_code := cells.get("team_code", "").strip():
