@@ -447,6 +447,13 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=SUITES, action="append", help="run only these suites (repeatable)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2 * (os.cpu_count() or 1),
+        help="uvicorn workers serving both the product and the baseline (default: 2 per core, "
+        "as for any I/O-bound Python service)",
+    )
     args = parser.parse_args()
     suites = set(args.only or SUITES)
     tmp = ROOT / "var"
@@ -474,7 +481,10 @@ def main() -> None:
     if "http" in suites:
         report(
             "http",
-            [bench_http(kind, small, seconds, 16, 2, tmp) for kind in ("sqlite", "postgresql")],
+            [
+                bench_http(kind, small, seconds, 16, args.workers, tmp)
+                for kind in ("sqlite", "postgresql")
+            ],
         )
     if "batch" in suites:
         report(
@@ -498,6 +508,7 @@ def main() -> None:
                     records=records,
                     seconds=seconds,
                     clients=16,
+                    workers=args.workers,
                 )
             ],
         )

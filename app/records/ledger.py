@@ -88,7 +88,7 @@ def _lock_volunteers(
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=Volunteer.__table__)  # type: ignore[attr-defined]
     found: dict[uuid.UUID, tuple[str, str, set[uuid.UUID]]] = {}
-    for volunteer_id, status, region, team_id in session.execute(stmt).all():
+    for volunteer_id, status, region, team_id in session.connection().execute(stmt).all():
         entry = found.setdefault(volunteer_id, (status, region, set()))
         if team_id is not None:
             entry[2].add(team_id)
@@ -101,7 +101,7 @@ def _day_minutes(
     volunteers = {v for v, _ in keys}
     days = {d for _, d in keys}
     who, day = col(ServiceRecord.volunteer_id), col(ServiceRecord.service_date)
-    rows = session.execute(
+    rows = session.connection().execute(
         sa_select(who, day, func.sum(col(ServiceRecord.minutes)))
         .where(who.in_(volunteers), day.in_(days))
         .group_by(who, day)
