@@ -327,6 +327,23 @@ def test_a_board_page_is_served_from_memory_within_its_ttl(
     assert [e["minutes"] for e in fresh] == [180]
 
 
+def test_cached_pages_never_show_a_name_to_a_caller_who_may_not_see_it(
+    ow: OrderWorld, client: TestClient, make: Factory, settings: Any
+) -> None:
+    """Encoded pages are shared per view (all names shown, all masked): whoever reads first,
+    the others still get their own view."""
+    w = ow.world
+    settings.leaderboard_cache_seconds = 60
+    url = f"/api/v1/leaderboards/volunteers?period=all&region={w.village}"
+    post(client, make, w.leader, entry(w, hours=1))
+    names = {}
+    for who in ("center_admin", "resident", "member", "resident", "center_admin"):
+        entries = client.get(url, headers=make.headers(getattr(w, who))).json()["entries"]
+        assert [e["minutes"] for e in entries] == [60]
+        names.setdefault(who, set()).add(entries[0]["name"])
+    assert names == {"center_admin": {"李队员"}, "member": {"李队员"}, "resident": {"李**"}}
+
+
 def test_the_migration_backfill_computes_what_the_recompute_does(
     ow: OrderWorld, client: TestClient, make: Factory, db: Session
 ) -> None:
