@@ -101,11 +101,15 @@ def _day_minutes(
     volunteers = {v for v, _ in keys}
     days = {d for _, d in keys}
     who, day = col(ServiceRecord.volunteer_id), col(ServiceRecord.service_date)
-    rows = session.connection().execute(
-        sa_select(who, day, func.sum(col(ServiceRecord.minutes)))
-        .where(who.in_(volunteers), day.in_(days))
-        .group_by(who, day)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            sa_select(who, day, func.sum(col(ServiceRecord.minutes)))
+            .where(who.in_(volunteers), day.in_(days))
+            .group_by(who, day)
+        )
+        .all()
+    )
     return {(v, d): int(m or 0) for v, d, m in rows}
 
 
