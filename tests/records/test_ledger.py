@@ -336,7 +336,7 @@ def test_cached_pages_never_show_a_name_to_a_caller_who_may_not_see_it(
     settings.leaderboard_cache_seconds = 60
     url = f"/api/v1/leaderboards/volunteers?period=all&region={w.village}"
     post(client, make, w.leader, entry(w, hours=1))
-    names = {}
+    names: dict[str, set[str]] = {}
     for who in ("center_admin", "resident", "member", "resident", "center_admin"):
         entries = client.get(url, headers=make.headers(getattr(w, who))).json()["entries"]
         assert [e["minutes"] for e in entries] == [60]
