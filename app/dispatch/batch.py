@@ -61,14 +61,22 @@ def plan(
         )
     ).all()
     facts = {f.team_id: f for f in facts_from_rows(rows)}
-    specialties: dict[str, set[uuid.UUID]] = defaultdict(set)
+    # Teams by (home region, specialty): an order's pool is a few dictionary lookups along its
+    # chain of regions, not a scan of every nearby team.
+    pools: dict[tuple[str, str], list[TeamFacts]] = defaultdict(list)
     if facts:
-        for team_id, code in session.exec(
-            select(TeamSpecialty.team_id, TeamSpecialty.category_code).where(
-                col(TeamSpecialty.team_id).in_(list(facts))
+        for team_id, code in session.execute(
+            sa_select(col(TeamSpecialty.team_id), col(TeamSpecialty.category_code))
+            .join(Team, col(Team.id) == col(TeamSpecialty.team_id))
+            .where(
+                col(Team.region_code).in_(regions),
+                col(Team.status) == TeamStatus.ACTIVE.value,
+                col(Team.active_orders) < col(Team.capacity),
             )
         ).all():
-            specialties[code].add(team_id)
+            fact = facts.get(team_id)
+            if fact is not None:
+                pools[(fact.region_code, code)].append(fact)
     tried: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
     for order_id, team_id in session.exec(
         select(Offer.order_id, Offer.team_id).where(
@@ -77,19 +85,16 @@ def plan(
         )
     ).all():
         tried[order_id].add(team_id)
-    by_region: dict[str, list[TeamFacts]] = defaultdict(list)
-    for fact in facts.values():
-        by_region[fact.region_code].append(fact)
     candidates: list[list[Candidate]] = []
     for order in orders:
-        chain = [order.region_code, *ancestors(order.region_code)]
-        able = specialties.get(order.category_code, set())
+        category = order.category_code
         pool = [
             t
-            for code in chain
-            for t in by_region.get(code, [])
-            if t.team_id in able and t.team_id not in tried[order.id]
+            for code in (order.region_code, *ancestors(order.region_code))
+            for t in pools.get((code, category), ())
         ]
+        if order.id in tried:
+            pool = [t for t in pool if t.team_id not in tried[order.id]]
         candidates.append(rank(order_facts(order), pool)[:CANDIDATES_PER_ORDER])
     free = {team_id: f.capacity - f.active_orders for team_id, f in facts.items()}
     solve = assign_jointly if strategy is Strategy.JOINT else assign_greedily

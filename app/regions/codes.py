@@ -8,6 +8,7 @@ level, so a region's subtree is every code between its significant prefix padded
 from __future__ import annotations
 
 from enum import IntEnum
+from functools import lru_cache
 
 CODE_LENGTH = 12
 _PREFIX_LENGTHS = (2, 4, 6, 9, 12)
@@ -25,8 +26,13 @@ def is_valid_code(code: str) -> bool:
     return len(code) == CODE_LENGTH and code.isdigit() and code[:2] != "00"
 
 
+_LEVEL_LENGTHS = tuple(zip(RegionLevel, _PREFIX_LENGTHS, strict=True))
+
+
+# Dispatch and batch planning ask for the same few thousand codes over and over: cached.
+@lru_cache(maxsize=65536)
 def level_of(code: str) -> RegionLevel:
-    for level, length in zip(RegionLevel, _PREFIX_LENGTHS, strict=True):
+    for level, length in _LEVEL_LENGTHS:
         if code[length:].strip("0") == "":
             return level
     raise AssertionError("unreachable: the village level covers every code")
@@ -58,9 +64,14 @@ def parent_code(code: str) -> str | None:
 
 def ancestors(code: str) -> list[str]:
     """Codes from the region's parent up to its province."""
+    return list(_ancestors(code))
+
+
+@lru_cache(maxsize=65536)
+def _ancestors(code: str) -> tuple[str, ...]:
     result: list[str] = []
     current = parent_code(code)
     while current is not None:
         result.append(current)
         current = parent_code(current)
-    return result
+    return tuple(result)
