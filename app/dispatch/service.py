@@ -24,7 +24,7 @@ from app.dispatch.matching import Candidate, OrderFacts, TeamFacts, rank
 from app.dispatch.models import DispatchMode, Offer, OfferStatus
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.notifications.outbox import notify, site_admin_user_ids, team_leader_user_ids
-from app.orders.lifecycle import conflict, move, record_event
+from app.orders.lifecycle import conflict, move, place_moved, record_event
 from app.orders.models import Order
 from app.orders.states import OrderStatus
 from app.regions.codes import ancestors
@@ -270,10 +270,46 @@ def dispatch(
 
 
 def dispatch_new_order(session: Session, settings: Settings, order: Order) -> None:
-    """Auto-dispatch an order placed (or approved) in this transaction, if any team can take it."""
+    """Auto-dispatch an order approved in this transaction, if any team can take it."""
     candidates = ranked_candidates(session, order, new_order=True)
     if candidates:
         dispatch_to(session, settings, None, order, candidates[:1], DispatchMode.AUTO)
+
+
+def place_dispatched(
+    session: Session,
+    settings: Settings,
+    order: Order,
+    category: Category,
+    *,
+    actor: Principal,
+    placed_data: dict[str, Any],
+) -> bool:
+    """Auto-dispatch an order that is being placed, before its row is written: when a team can
+    take it, the order goes in already offered (one insert for the order, its two events and
+    its offer) and this returns True; otherwise nothing is added and it returns False."""
+    candidates = ranked_candidates(session, order, new_order=True)
+    if not candidates:
+        return False
+    placed = OrderStatus(order.status)
+    order.status = OrderStatus.DISPATCHING.value
+    order.dispatch_mode = DispatchMode.AUTO.value
+    order.accept_due_at = utcnow() + timedelta(hours=category.accept_hours)
+    session.add(order)
+    session.flush()  # the order row first: its offer and events refer to it
+    data = _create_offers(
+        session, order, candidates[:1], mode=DispatchMode.AUTO, actor=None, settings=settings
+    )
+    place_moved(
+        session,
+        order,
+        placed,
+        actor=actor,
+        data=placed_data,
+        move_actor=None,
+        move_data=data,
+    )
+    return True
 
 
 def dispatch_to(

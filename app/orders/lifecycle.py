@@ -111,6 +111,41 @@ def first_event(
     )
 
 
+def place_moved(
+    session: Session,
+    order: Order,
+    placed: OrderStatus,
+    *,
+    actor: Principal | None,
+    data: dict[str, Any],
+    move_actor: Principal | None,
+    move_data: dict[str, Any],
+) -> None:
+    """Events 1 and 2 of an order inserted in this transaction already moved on from the state
+    it was placed in (auto-dispatch): "placed" in `placed`, then the move to its current state.
+    Nobody ever sees the intermediate row, and the move costs no UPDATE of its own."""
+    target = OrderStatus(order.status)
+    if not can_move(placed, target):
+        raise conflict(order, target.value)
+    order.last_event_seq = 2
+    for seq, kind, who, before, after, what in (
+        (1, "placed", actor, None, placed.value, data),
+        (2, target.value, move_actor, placed.value, target.value, move_data),
+    ):
+        session.add(
+            _event(
+                order,
+                seq,
+                kind=kind,
+                actor=who,
+                from_status=before,
+                to_status=after,
+                reason=None,
+                data=what,
+            )
+        )
+
+
 def conflict(order: Order, action: str) -> Conflict:
     return Conflict(
         f"订单当前为「{LABELS[OrderStatus(order.status)]}」,不能{action} / "

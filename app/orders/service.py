@@ -185,13 +185,17 @@ def place(
         else now + timedelta(hours=category.review_hours),
         **location_columns(data.location),
     )
+    placed_data = {"channel": data.channel.value, "auto_approved": category.auto_approve}
+    if (
+        status is OrderStatus.UNASSIGNED
+        and category.auto_dispatch
+        and dispatch.place_dispatched(
+            session, settings, order, category, actor=actor, placed_data=placed_data
+        )
+    ):
+        return order
     session.add(order)
-    first_event(
-        session,
-        order,
-        actor=actor,
-        data={"channel": data.channel.value, "auto_approved": category.auto_approve},
-    )
+    first_event(session, order, actor=actor, data=placed_data)
     if status is OrderStatus.PENDING_REVIEW:
         notify(
             session,
@@ -199,8 +203,6 @@ def place(
             recipients=site_admin_user_ids(session, site.id),
             payload={"order_id": str(order.id), "title": order.title},
         )
-    elif category.auto_dispatch:
-        dispatch.dispatch_new_order(session, settings, order)
     return order
 
 

@@ -282,13 +282,15 @@ def test_auto_approved_and_auto_dispatched_category(ow: OrderWorld, client: Test
     )
     order = ow.place()
     assert order["status"] == "dispatching"
-    kinds = [
-        e["kind"]
-        for e in client.get(
-            f"/api/v1/orders/{order['id']}/events", headers=ow.as_(ow.world.resident)
-        ).json()
+    events = client.get(
+        f"/api/v1/orders/{order['id']}/events", headers=ow.as_(ow.world.resident)
+    ).json()
+    # The row goes in already offered, but the timeline still tells both steps, in order.
+    assert [(e["seq"], e["kind"], e["from_status"], e["to_status"]) for e in events] == [
+        (1, "placed", None, "unassigned"),
+        (2, "dispatching", "unassigned", "dispatching"),
     ]
-    assert kinds == ["placed", "dispatching"]
+    assert events[1]["data"]["teams"][0]["team_id"] == str(ow.world.team.id)
 
 
 def test_batch_assigns_waiting_orders_within_capacity(
