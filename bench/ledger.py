@@ -29,7 +29,8 @@ from app.common.clock import utcnow
 from app.common.ids import new_id
 from bench.dataset import build
 from bench.ledger_data import Ledger, load
-from bench.run import ROOT, Request, _load, bare_requests, database, serve, settings_for
+from bench.loadgen import Request
+from bench.run import ROOT, _load, bare_requests, database, serve, settings_for
 
 
 def _platform_admin_headers(engine: Engine, url: str) -> dict[str, str]:

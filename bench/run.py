@@ -39,6 +39,7 @@ from app.dispatch.batch import Strategy, assign_batch, plan
 from app.dispatch.service import ranked_candidates
 from app.orders.models import Order
 from bench.dataset import CATEGORIES, Dataset, build, make_category_self_serve, random_order_point
+from bench.loadgen import Request, run_load
 from tests.conftest import create_postgres_database, drop_postgres_database, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +169,9 @@ def serve(url: str, workers: int) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
-Request = tuple[str, dict[str, Any] | None]  # path, and a body to POST (None: a GET)
+# "lean" (bench/loadgen.py) leaves the server the CPU that httpx's client would take; "httpx"
+# is the earlier generator, kept to compare the two (`--client httpx`).
+LOAD_CLIENT = {"kind": "lean"}
 
 
 async def _load(
@@ -178,6 +181,29 @@ async def _load(
     clients: int,
     seconds: float,
 ) -> dict[str, Any]:
+    if LOAD_CLIENT["kind"] == "lean":
+        tally, elapsed = await run_load(base, make_request, headers, clients, seconds)
+        latencies, errors = tally.latencies, tally.errors
+    else:
+        latencies, errors, elapsed = await _load_httpx(
+            base, make_request, headers, clients, seconds
+        )
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(pct(latencies, 0.5), 2),
+        "p99_ms": round(pct(latencies, 0.99), 2),
+    }
+
+
+async def _load_httpx(
+    base: str,
+    make_request: Callable[[int], Request],
+    headers: dict[str, str],
+    clients: int,
+    seconds: float,
+) -> tuple[list[float], int, float]:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -205,13 +231,7 @@ async def _load(
         started = time.perf_counter()
         await asyncio.gather(*(one_client(http) for _ in range(clients)))
         elapsed = time.perf_counter() - started
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(pct(latencies, 0.5), 2),
-        "p99_ms": round(pct(latencies, 0.99), 2),
-    }
+    return latencies, errors, elapsed
 
 
 def bare_requests(rng: random.Random, data: Dataset) -> Callable[[int], Request]:
@@ -454,12 +474,23 @@ def main() -> None:
         help="uvicorn workers serving both the product and the baseline (default: 2 per core, "
         "as for any I/O-bound Python service)",
     )
+    parser.add_argument(
+        "--client",
+        choices=("lean", "httpx"),
+        default="lean",
+        help="the load generator (default: lean, bench/loadgen.py)",
+    )
     args = parser.parse_args()
+    LOAD_CLIENT["kind"] = args.client
     suites = set(args.only or SUITES)
     tmp = ROOT / "var"
     tmp.mkdir(exist_ok=True)
     quick = args.quick
-    results: dict[str, Any] = {"when": utcnow().isoformat(), "cpu_count": os.cpu_count()}
+    results: dict[str, Any] = {
+        "when": utcnow().isoformat(),
+        "cpu_count": os.cpu_count(),
+        "load_client": args.client,
+    }
     small, large = (2, 6) if quick else (8, 76)
     samples = 200 if quick else 2000
     seconds = 3.0 if quick else 10.0
