@@ -306,7 +306,7 @@ def _replay_batches(
 ) -> list[tuple[uuid.UUID, int, str, bytes]]:
     """The dead letters to replay, each as a batch of its own: rebuilt from the current rows
     with a new key on its first try, then kept until it is delivered or parked again."""
-    out = []
+    out: list[tuple[uuid.UUID, int, str, bytes]] = []
     with open_session(factory, write=True) as session:
         waiting = session.exec(
             select(PushDeadLetter)
@@ -324,7 +324,10 @@ def _replay_batches(
                     letter.inflight_key, letter.first_seq, letter.last_seq, records
                 )
                 session.add(letter)
-            out.append((letter.id, letter.inflight_runs, letter.inflight_key, letter.inflight_body))
+            key, body = letter.inflight_key, letter.inflight_body
+            assert key is not None
+            assert body is not None
+            out.append((letter.id, letter.inflight_runs, key, body))
         session.commit()
     return out
 
