@@ -234,8 +234,8 @@ def _next_batch(
     if state.inflight_body is not None:
         assert state.inflight_first_seq is not None
         assert state.inflight_last_seq is not None
-        first, last = state.inflight_first_seq, state.inflight_last_seq
-        return Batch(first, last, batch_key(first, last), state.inflight_body)
+        bounds = state.inflight_first_seq, state.inflight_last_seq
+        return Batch(*bounds, batch_key(*bounds), state.inflight_body)
     with open_session(factory, write=True) as session:
         subjects, first, last = _subjects(
             session, state.acknowledged_seq, pusher.settings.national_push_batch
