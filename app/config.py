@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     national_push_token: SecretStr | None = None
     national_push_batch: int = Field(default=200, ge=1, le=5000)
     national_push_max_attempts: int = Field(default=5, ge=1, le=20)
+    # Runs (each of up to max_attempts tries) a batch may keep failing before it is parked as a
+    # dead letter and the connector goes on with the next one.
+    national_push_max_runs: int = Field(default=20, ge=1, le=10000)
     national_push_base_delay_seconds: float = Field(default=1.0, ge=0)
     national_push_timeout_seconds: float = Field(default=10.0, gt=0)
 

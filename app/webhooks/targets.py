@@ -34,14 +34,37 @@ def _refuse(reason: str) -> Invalid:
     return Invalid(f"不允许的回调地址 / webhook URL refused: {reason}", code="webhook_url_refused")
 
 
+# IPv6 ranges that carry an IPv4 address inside them: a request to one reaches (through a
+# translator, a relay or the dual stack) the IPv4 address, which is what must be checked. Python
+# 3.11 counts all of them as global. 6to4 (2002::/16, RFC 3056) carries it in bits 16-48.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291 (deprecated): the last 32 bits
+# Refused whatever `is_global` says on the running Python: shared address space (carrier-grade
+# NAT, and Alibaba's metadata at 100.100.100.200) and "this network".
+REFUSED_V4 = (ipaddress.ip_network("100.64.0.0/10"), ipaddress.ip_network("0.0.0.0/8"))
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv4-mapped, IPv4-compatible, NAT64 or 6to4 address leads to."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):  # not :: or ::1
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = embedded_ipv4(ip)
+        if inner is None:
+            return ip.is_global and not ip.is_multicast
+        ip = inner
     # `is_global` is false for loopback, private (RFC 1918, IPv6 unique-local), link-local (cloud
-    # metadata at 169.254.169.254 and Tencent's 169.254.0.23), shared (100.64/10, Alibaba's
-    # metadata at 100.100.100.200), reserved and unspecified ranges.
-    return ip.is_global and not ip.is_multicast
+    # metadata at 169.254.169.254 and Tencent's 169.254.0.23), reserved and unspecified ranges.
+    return ip.is_global and not ip.is_multicast and not any(ip in net for net in REFUSED_V4)
 
 
 def check_target(url: str, *, https_only: bool, resolve: Resolver) -> Target:

@@ -8,8 +8,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
-from sqlmodel import Session, func, select
+from sqlalchemy import text
+from sqlmodel import Session, col, func, select
 
+from app.accounts.models import User
 from app.config import Settings
 from app.integrations.national.personal import PersonalData
 from app.records.models import ServiceRecord
@@ -47,6 +49,41 @@ MASKED = ["ZY0004", "冯志愿", "", "139****0004", VILLAGE, "已注册"]
 def count(db: Session) -> int:
     db.expire_all()
     return int(db.exec(select(func.count()).select_from(Volunteer)).one())
+
+
+def users(db: Session) -> int:
+    db.expire_all()
+    return int(db.exec(select(func.count()).select_from(User)).one())
+
+
+def refuse_in_the_database(db: Session, national_code: str) -> None:
+    """A trigger that makes the database itself refuse one volunteer, after the import has
+    already written that row's user: a failure no check in Python foresees. DDL is
+    transactional on both databases, so it goes with the test's transaction."""
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(
+            text(
+                "CREATE TRIGGER refuse_volunteer BEFORE INSERT ON volunteer "
+                f"WHEN NEW.national_code = '{national_code}' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+        )
+    else:
+        db.execute(
+            text(
+                "CREATE FUNCTION refuse_volunteer() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                f"BEGIN IF NEW.national_code = '{national_code}' THEN "
+                "RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'unique_violation'; "
+                "END IF; RETURN NEW; END $$"
+            )
+        )
+        db.execute(
+            text(
+                "CREATE TRIGGER refuse_volunteer BEFORE INSERT ON volunteer "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_volunteer()"
+            )
+        )
+    db.commit()
 
 
 def test_a_dry_run_reports_every_row_and_changes_nothing(
@@ -89,6 +126,71 @@ def test_good_rows_land_bad_rows_do_not_and_a_reimport_changes_nothing(
     assert (imported.real_name, imported.status, imported.phone_masked) == (
         "周志愿者", "approved", "139****0001"
     )  # fmt: skip
+
+
+def test_a_row_the_database_refuses_is_that_rows_error_and_the_file_goes_on(
+    client: TestClient, make: Factory, db: Session
+) -> None:
+    w = make.world("140802000000")
+    db.commit()
+    refuse_in_the_database(db, "ZY0666")
+    volunteers, people = count(db), users(db)
+    refused = ["ZY0666", "钱志愿", "", "13912340666", VILLAGE, "已注册"]
+    after = ["ZY0005", "孙志愿", "", "13912340005", VILLAGE, "已注册"]
+    response = upload(client, make, w.center_admin, "volunteers", csv_bytes([GOOD, refused, after]))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["created"], report["failed"]) == (2, 1), report
+    [bad] = [r for r in report["rows"] if r["status"] == "error"]
+    assert (bad["row"], bad["key"], bad["errors"][0]["field"]) == (3, "ZY0666", "row")
+    assert "/" in bad["errors"][0]["message"]  # bilingual
+    # The refused row's user, written before its volunteer, went with its savepoint.
+    assert (count(db), users(db)) == (volunteers + 2, people + 2)
+    codes = set(db.exec(select(Volunteer.national_code)).all())
+    assert {"ZY0001", "ZY0005"} <= codes
+    assert "ZY0666" not in codes
+
+
+def test_failed_rows_leave_no_users_behind(client: TestClient, make: Factory, db: Session) -> None:
+    w = make.world("140802000000")
+    db.commit()
+    volunteers, people = count(db), users(db)
+    long_name = ["ZY0006", "长" * 51, "", "13912340006", VILLAGE, "已注册"]
+    long_code = ["ZY" + "9" * 40, "李志愿", "", "13912340007", VILLAGE, "已注册"]
+    report = upload(
+        client, make, w.center_admin, "volunteers", csv_bytes([BAD_PHONE, long_name, long_code])
+    ).json()
+    assert report["failed"] == 3, report
+    fields = [r["errors"][0]["field"] for r in report["rows"]]
+    assert fields == ["mobile", "name", "volunteer_code"]
+    assert (count(db), users(db)) == (volunteers, people)
+
+
+def test_an_unknown_status_is_refused_not_taken_for_approved(
+    client: TestClient, make: Factory, db: Session
+) -> None:
+    w = make.world("140802000000")
+    db.commit()
+    volunteers, people = count(db), users(db)
+    rows = [
+        ["ZY0010", "王志愿", "", "13912340010", VILLAGE, "已注销"],  # not one of ours
+        ["ZY0011", "赵志愿", "", "13912340011", VILLAGE, "待审核"],
+        ["ZY0012", "钱志愿", "", "13912340012", VILLAGE, "approved"],
+        ["ZY0013", "孙志愿", "", "13912340013", VILLAGE, ""],
+    ]
+    report = upload(client, make, w.center_admin, "volunteers", csv_bytes(rows)).json()
+    assert (report["created"], report["failed"]) == (3, 1), report
+    assert report["rows"][0]["errors"][0]["field"] == "status"
+    assert (count(db), users(db)) == (volunteers + 3, people + 3)
+    db.expire_all()
+    statuses = dict(
+        db.exec(
+            select(Volunteer.national_code, Volunteer.status).where(
+                col(Volunteer.national_code).in_(["ZY0010", "ZY0011", "ZY0012", "ZY0013"])
+            )
+        ).all()
+    )
+    assert statuses == {"ZY0011": "pending", "ZY0012": "approved", "ZY0013": "approved"}
 
 
 def test_xlsx_with_english_headers(client: TestClient, make: Factory, db: Session) -> None:

@@ -79,3 +79,47 @@ def test_targets(url: str, addresses: list[str], https_only: bool, allowed: bool
         with pytest.raises(Invalid) as refused:
             check_target(url, https_only=https_only, resolve=resolve)
         assert refused.value.code == "webhook_url_refused"
+
+
+# IPv6 forms that lead to an IPv4 address (Python 3.11 calls all of these global): the embedded
+# address decides. Each private case has a public twin that is allowed, so the unwrapping itself
+# (not a blanket refusal of the range) is what is tested.
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("64:ff9b::7f00:1", False),  # NAT64 → 127.0.0.1
+        ("64:ff9b::a00:1", False),  # NAT64 → 10.0.0.1
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 → 169.254.169.254 (metadata)
+        ("64:ff9b::6464:64c8", False),  # NAT64 → 100.100.100.200 (Alibaba metadata)
+        ("64:ff9b::5db8:d822", True),  # NAT64 → 93.184.216.34
+        ("2002:7f00:1::", False),  # 6to4 → 127.0.0.1
+        ("2002:c0a8:101::1", False),  # 6to4 → 192.168.1.1
+        ("2002:a9fe:a9fe::1", False),  # 6to4 → 169.254.169.254
+        ("2002:5db8:d822::1", True),  # 6to4 → 93.184.216.34
+        ("::127.0.0.1", False),  # IPv4-compatible
+        ("::10.0.0.1", False),
+        ("::169.254.169.254", False),
+        ("::93.184.216.34", True),
+        ("::ffff:10.0.0.1", False),  # IPv4-mapped
+        ("::ffff:169.254.169.254", False),
+        ("::ffff:100.64.0.1", False),
+        ("::ffff:93.184.216.34", True),
+        ("::", False),
+        ("100.64.0.1", False),  # carrier-grade NAT, 100.64.0.0/10
+        ("100.127.255.254", False),
+        ("100.128.0.1", True),  # just outside it
+        ("0.1.2.3", False),  # "this network", 0.0.0.0/8
+        ("0.255.255.255", False),
+        ("1.0.0.1", True),
+        ("2606:4700:4700::1111", True),  # ordinary global IPv6
+    ],
+)
+def test_addresses_embedding_ipv4_are_judged_by_the_ipv4(address: str, allowed: bool) -> None:
+    resolve = resolver({"hooks.example.com": [address]})
+    if allowed:
+        target = check_target("https://hooks.example.com/in", https_only=True, resolve=resolve)
+        assert target.address == address
+    else:
+        with pytest.raises(Invalid) as refused:
+            check_target("https://hooks.example.com/in", https_only=True, resolve=resolve)
+        assert refused.value.code == "webhook_url_refused"

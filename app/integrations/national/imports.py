@@ -1,15 +1,18 @@
 """Import volunteers and their historical hours from a national-platform export.
 
 Each row is applied in a savepoint of its own: a bad row is reported with its number and field
-and leaves nothing behind, while good rows land. Volunteers are matched by the unified
-volunteer code, records by their `record_code` (or, without one, by volunteer, date, hours and
-content), so importing the same file again changes nothing. A dry run checks every row the same
-way and then rolls everything back.
+and leaves nothing behind, while good rows land. That holds for a row the database refuses too
+(a unique or foreign-key violation, a value too long for its column): the savepoint is rolled
+back and the refusal becomes that row's error, never a 500 that loses the rest of the file.
+Volunteers are matched by the unified volunteer code, records by their `record_code` (or,
+without one, by volunteer, date, hours and content), so importing the same file again changes
+nothing. A dry run checks every row the same way and then rolls everything back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import uuid
 from collections.abc import Callable
@@ -18,6 +21,7 @@ from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from app.accounts.models import User
@@ -36,6 +40,12 @@ from app.scoring.totals import move_volunteer
 from app.teams.models import Team
 from app.volunteers.models import Volunteer, VolunteerStatus
 from app.volunteers.service import ID_CONTEXT, _parse_id_number
+
+log = logging.getLogger(__name__)
+DB_REFUSED = (
+    "数据库拒绝了这一行(例如与已有数据重复) / "
+    "the database refused this row (e.g. it duplicates existing data)"
+)
 
 
 class RowStatus(StrEnum):
@@ -90,6 +100,25 @@ def _required(cells: dict[str, str], name: str) -> str:
     return value
 
 
+def _at_most(name: str, value: str, limit: int) -> str:
+    if len(value) > limit:
+        raise RowError(name, f"最多{limit}个字符 / at most {limit} characters")
+    return value
+
+
+def _status(cells: dict[str, str]) -> str:
+    """The volunteer status from its Chinese name or our English value; blank means approved
+    (the national platform lists registered volunteers). Anything else is refused, not guessed."""
+    text = cells.get("status", "").strip()
+    if not text:
+        return VolunteerStatus.APPROVED.value
+    statuses = {zh: en for en, zh in VOLUNTEER_STATUS.items()} | {en: en for en in VOLUNTEER_STATUS}
+    if text not in statuses:
+        known = "、".join(VOLUNTEER_STATUS.values())
+        raise RowError("status", f"未知的状态,应为{known} / unknown status, use one of {known}")
+    return statuses[text]
+
+
 def _region(ctx: Context, code: str) -> str:
     if code not in ctx.regions:
         ctx.regions[code] = ctx.session.get(Region, code) is not None
@@ -102,8 +131,8 @@ def _region(ctx: Context, code: str) -> str:
 
 def _volunteer_row(ctx: Context, cells: dict[str, str]) -> tuple[RowStatus, str]:
     session, codec = ctx.session, ctx.codec
-    code = _required(cells, "volunteer_code")
-    name = _required(cells, "name")
+    code = _at_most("volunteer_code", _required(cells, "volunteer_code"), 40)
+    name = _at_most("name", _required(cells, "name"), 50)
     region = _region(ctx, _required(cells, "region_code"))
     raw_phone = _required(cells, "mobile")
     if "*" in raw_phone:
@@ -122,13 +151,7 @@ def _volunteer_row(ctx: Context, cells: dict[str, str]) -> tuple[RowStatus, str]
             id_number = _parse_id_number(raw_id)
         except AppError as exc:
             raise RowError("id_number", exc.detail) from None
-    status_text = cells.get("status", "")
-    statuses = {zh: en for en, zh in VOLUNTEER_STATUS.items()} | {en: en for en in VOLUNTEER_STATUS}
-    status = (
-        statuses.get(status_text, VolunteerStatus.APPROVED.value)
-        if status_text
-        else VolunteerStatus.APPROVED.value
-    )
+    status = _status(cells)
     id_hash = codec.lookup_hash(id_number, context=ID_CONTEXT) if id_number else None
     existing = session.exec(select(Volunteer).where(Volunteer.national_code == code)).first()
     if id_hash:
@@ -272,9 +295,13 @@ def run_import(
         try:
             status, key = apply(ctx, cells)
             savepoint.commit()
-        except RowError as exc:
+        except (RowError, DBAPIError) as exc:
             savepoint.rollback()
-            error = CellError(field=exc.field, message=exc.message)
+            if isinstance(exc, RowError):
+                error = CellError(field=exc.field, message=exc.message)
+            else:  # the database refused the row: its savepoint is gone, the file goes on
+                log.warning("import %s row %d refused by the database: %s", kind, number, exc.orig)
+                error = CellError(field="row", message=DB_REFUSED)
             report.rows.append(
                 RowReport(
                     row=number,

@@ -3,13 +3,17 @@ the national platform's endpoint in batches, from the change feed.
 
 - A batch is the feed changes after the last acknowledged position (at most
   `DIANDAN_NATIONAL_PUSH_BATCH`), turned into current records in the exchange format.
-- Its `Idempotency-Key` is fixed by its feed bounds, which are kept while it is in flight: a
-  batch retried after a timeout or a crash is the same batch with the same key.
-- Transient failures (network errors, timeouts, 408, 429, 5xx) are retried with exponential
-  backoff and full jitter, then left for the next run: nothing moves past an unacknowledged batch.
-- A batch the receiver refuses as invalid (other 4xx) is parked as a dead letter, so that it does
-  not block the rest; an admin can see it and replay it (rebuilt from the current rows).
-- One pusher at a time holds the connector's lease; a dead pusher's lease runs out.
+- Its `Idempotency-Key` is fixed by its feed bounds. Its body is stored before it is first sent
+  and kept until it is acknowledged or parked: a batch retried after a timeout, a crash or in a
+  later run is byte for byte the same batch with the same key, however the rows changed since.
+- Transient failures (network errors, dropped connections, timeouts, 408, 425, 429, 5xx) are
+  retried with exponential backoff and full jitter, then left for the next run; after
+  `DIANDAN_NATIONAL_PUSH_MAX_RUNS` such runs the batch is parked, so one batch the receiver
+  keeps failing on does not block the connector for ever.
+- A batch the receiver refuses as invalid (other 4xx) is parked as a dead letter at once.
+- An admin can replay a dead letter: it is rebuilt from the current rows and sent as a new batch
+  with a key of its own (`…-replay-<n>`), never under the original key with a different body.
+- One pusher at a time holds the connector's lease (replays too); a dead pusher's lease runs out.
 """
 
 from __future__ import annotations
@@ -137,19 +141,26 @@ def build_records(
 
 
 def _subjects(
-    session: Session, after: int, upto: int | None, limit: int
+    session: Session, after: int, limit: int
 ) -> tuple[list[dict[str, Any]], int | None, int | None]:
     changes = read_changes(
         session, after=after, limit=limit, scope=RegionScope(everything=True), entities=list(PUSHED)
     )
-    if upto is not None:
-        changes = [c for c in changes if c.seq is not None and c.seq <= upto]
     if not changes:
         return [], None, None
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for change in changes:  # the last change of a subject wins; its record is read fresh anyway
         latest[change.entity, change.entity_id] = {"entity": change.entity, "id": change.entity_id}
     return list(latest.values()), changes[0].seq, changes[-1].seq
+
+
+def batch_key(first: int, last: int, replay: int = 0) -> str:
+    key = f"diandan-{CONNECTOR}-{first}-{last}"
+    return key if replay == 0 else f"{key}-replay-{replay}"
+
+
+def subjects_of(body: bytes) -> list[dict[str, Any]]:
+    return [{"entity": r["entity"], "id": r["id"]} for r in json.loads(body)["records"]]
 
 
 class Pusher:
@@ -185,6 +196,14 @@ class Pusher:
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+@dataclass(frozen=True)
+class Batch:
+    first: int
+    last: int
+    key: str
+    body: bytes
+
+
 def _lease(factory: sessionmaker[Session], worker_id: str, now: datetime) -> PushState | None:
     with open_session(factory, write=True) as session:
         if session.get(PushState, CONNECTOR) is None:
@@ -203,33 +222,137 @@ def _lease(factory: sessionmaker[Session], worker_id: str, now: datetime) -> Pus
         return session.get(PushState, CONNECTOR) if taken else None
 
 
-def replay_dead_letters(
-    factory: sessionmaker[Session], pusher: Pusher, *, now: datetime, limit: int = 5
-) -> int:
-    delivered = 0
-    with open_session(factory, write=False) as session:
+def _held(worker_id: str) -> Any:
+    return (col(PushState.connector) == CONNECTOR) & (col(PushState.leased_by) == worker_id)
+
+
+def _next_batch(
+    factory: sessionmaker[Session], pusher: Pusher, state: PushState, worker_id: str
+) -> Batch | None:
+    """The batch in flight, as it was stored; or the next one, cut from the feed and stored
+    before it is sent."""
+    if state.inflight_body is not None:
+        assert state.inflight_first_seq is not None
+        assert state.inflight_last_seq is not None
+        bounds = state.inflight_first_seq, state.inflight_last_seq
+        return Batch(*bounds, batch_key(*bounds), state.inflight_body)
+    with open_session(factory, write=True) as session:
+        subjects, first, last = _subjects(
+            session, state.acknowledged_seq, pusher.settings.national_push_batch
+        )
+        if first is None or last is None:
+            return None
+        records = build_records(session, subjects, pusher.settings, pusher.codec)
+        key = batch_key(first, last)
+        body = pusher.body(key, first, last, records)
+        stored = session.execute(
+            update(PushState)
+            .where(_held(worker_id))
+            .values(
+                inflight_first_seq=first, inflight_last_seq=last, inflight_body=body,
+                inflight_runs=0,
+            )
+        ).rowcount  # type: ignore[attr-defined]  # fmt: skip
+        session.commit()
+    return Batch(first, last, key, body) if stored else None
+
+
+def _park(session: Session, batch: Batch, sent: Sent, *, reason: str | None = None) -> None:
+    error = f"{reason}: {sent.error}" if reason else sent.error
+    session.add(
+        PushDeadLetter(
+            connector=CONNECTOR, first_seq=batch.first, last_seq=batch.last,
+            subjects=subjects_of(batch.body), last_status_code=sent.status_code,
+            last_error=(error or "")[:300] or None,
+        )
+    )  # fmt: skip
+
+
+def _settle(
+    factory: sessionmaker[Session],
+    pusher: Pusher,
+    worker_id: str,
+    batch: Batch | None,
+    sent: Sent | None,
+    *,
+    runs: int,
+    now: datetime,
+) -> None:
+    """Record the outcome and give the lease back."""
+    values: dict[str, Any] = {"leased_by": None, "leased_until": None, "updated_at": now}
+    done = {
+        "acknowledged_seq": batch.last if batch else None,
+        "inflight_first_seq": None, "inflight_last_seq": None, "inflight_body": None,
+        "inflight_runs": 0,
+    }  # fmt: skip
+    with open_session(factory, write=True) as session:
+        if batch is not None and sent is not None:
+            if sent.ok:
+                values |= done | {"last_error": None}
+            elif not sent.transient:
+                _park(session, batch, sent)
+                values |= done | {"last_error": sent.error}
+            elif runs + 1 >= pusher.settings.national_push_max_runs:
+                _park(session, batch, sent, reason=f"gave up after {runs + 1} runs")
+                values |= done | {"last_error": sent.error}
+            else:
+                values |= {"inflight_runs": runs + 1, "last_error": sent.error}
+        session.execute(update(PushState).where(_held(worker_id)).values(**values))
+        session.commit()
+
+
+def _replay_batches(
+    factory: sessionmaker[Session], pusher: Pusher, limit: int
+) -> list[tuple[uuid.UUID, int, str, bytes]]:
+    """The dead letters to replay, each as a batch of its own: rebuilt from the current rows
+    with a new key on its first try, then kept until it is delivered or parked again."""
+    out: list[tuple[uuid.UUID, int, str, bytes]] = []
+    with open_session(factory, write=True) as session:
         waiting = session.exec(
             select(PushDeadLetter)
             .where(PushDeadLetter.status == DeadLetterStatus.REPLAY.value)
             .order_by(col(PushDeadLetter.created_at))
             .limit(limit)
         ).all()
-        batches = [
-            (letter.id, letter.first_seq, letter.last_seq,
-             build_records(session, letter.subjects, pusher.settings, pusher.codec))
-            for letter in waiting
-        ]  # fmt: skip
-    for letter_id, first, last, records in batches:
-        key = f"diandan-{CONNECTOR}-{first}-{last}"
-        sent = pusher.send_with_retries(pusher.body(key, first, last, records), key)
+        for letter in waiting:
+            if letter.inflight_body is None or letter.inflight_key is None:
+                records = build_records(session, letter.subjects, pusher.settings, pusher.codec)
+                letter.replays += 1
+                letter.inflight_runs = 0
+                letter.inflight_key = batch_key(letter.first_seq, letter.last_seq, letter.replays)
+                letter.inflight_body = pusher.body(
+                    letter.inflight_key, letter.first_seq, letter.last_seq, records
+                )
+                session.add(letter)
+            key, body = letter.inflight_key, letter.inflight_body
+            assert key is not None
+            assert body is not None
+            out.append((letter.id, letter.inflight_runs, key, body))
+        session.commit()
+    return out
+
+
+def replay_dead_letters(
+    factory: sessionmaker[Session], pusher: Pusher, *, now: datetime, limit: int = 5
+) -> int:
+    """Send the dead letters an admin asked to replay; the caller holds the lease."""
+    delivered = 0
+    for letter_id, runs, key, body in _replay_batches(factory, pusher, limit):
+        sent = pusher.send_with_retries(body, key)
         with open_session(factory, write=True) as session:
             letter = session.get(PushDeadLetter, letter_id)
             assert letter is not None
-            letter.status = (
-                DeadLetterStatus.DELIVERED.value if sent.ok else DeadLetterStatus.PARKED.value
-            )
+            if sent.ok:
+                letter.status = DeadLetterStatus.DELIVERED.value
+            elif sent.transient and runs + 1 < pusher.settings.national_push_max_runs:
+                letter.inflight_runs = runs + 1  # the same replay again on the next run
+            else:
+                letter.status = DeadLetterStatus.PARKED.value
+            if letter.status != DeadLetterStatus.REPLAY.value:
+                letter.inflight_key, letter.inflight_body, letter.inflight_runs = None, None, 0
             letter.last_status_code, letter.last_error = sent.status_code, sent.error
             letter.updated_at = now
+            session.add(letter)
             session.commit()
         delivered += int(sent.ok)
     return delivered
@@ -238,50 +361,20 @@ def replay_dead_letters(
 def push_once(
     factory: sessionmaker[Session], pusher: Pusher, *, worker_id: str, now: datetime
 ) -> int:
-    """Send the next batch; returns how many records the receiver acknowledged (0: nothing to
-    send, another pusher holds the lease, or the batch is to be retried later)."""
-    replay_dead_letters(factory, pusher, now=now)
+    """Replay what an admin asked for, then send the next batch; returns how many records of
+    that batch the receiver acknowledged (0: nothing to send, another pusher holds the lease,
+    or the batch is to be retried later or was parked)."""
     state = _lease(factory, worker_id, now)
     if state is None:
         return 0
-    with open_session(factory, write=False) as session:
-        subjects, first, last = _subjects(
-            session,
-            state.acknowledged_seq,
-            state.inflight_last_seq,
-            pusher.settings.national_push_batch,
-        )
-        records = build_records(session, subjects, pusher.settings, pusher.codec)
+    batch: Batch | None = None
     sent: Sent | None = None
-    if first is not None and last is not None:
-        with open_session(factory, write=True) as session:
-            session.execute(
-                update(PushState)
-                .where(col(PushState.connector) == CONNECTOR, col(PushState.leased_by) == worker_id)
-                .values(inflight_last_seq=last)
-            )
-            session.commit()
-        key = f"diandan-{CONNECTOR}-{first}-{last}"
-        sent = pusher.send_with_retries(pusher.body(key, first, last, records), key)
-    with open_session(factory, write=True) as session:
-        values: dict[str, Any] = {"leased_by": None, "leased_until": None, "updated_at": now}
-        if sent is not None and (sent.ok or not sent.transient):
-            values |= {"acknowledged_seq": last, "inflight_last_seq": None, "last_error": None}
-            if not sent.ok:
-                assert first is not None
-                assert last is not None
-                session.add(
-                    PushDeadLetter(
-                        connector=CONNECTOR, first_seq=first, last_seq=last, subjects=subjects,
-                        last_status_code=sent.status_code, last_error=sent.error,
-                    )
-                )  # fmt: skip
-        elif sent is not None:
-            values["last_error"] = sent.error
-        session.execute(
-            update(PushState)
-            .where(col(PushState.connector) == CONNECTOR, col(PushState.leased_by) == worker_id)
-            .values(**values)
-        )
-        session.commit()
-    return len(records) if sent is not None and sent.ok else 0
+    try:
+        replay_dead_letters(factory, pusher, now=now)
+        batch = _next_batch(factory, pusher, state, worker_id)
+        if batch is not None:
+            sent = pusher.send_with_retries(batch.body, batch.key)
+    finally:
+        runs = state.inflight_runs if state.inflight_body is not None else 0
+        _settle(factory, pusher, worker_id, batch, sent, runs=runs, now=now)
+    return len(subjects_of(batch.body)) if batch is not None and sent is not None and sent.ok else 0

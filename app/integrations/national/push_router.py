@@ -55,7 +55,8 @@ def push_state(session: DbSession, settings: AppSettings, _caller: PlatformAdmin
 
 @router.get("/dead-letters", response_model=list[DeadLetterOut])
 def dead_letters(session: DbSession, _caller: PlatformAdmin) -> list[DeadLetterOut]:
-    """Batches the receiver refused as invalid, newest first (at most 200)."""
+    """Batches the receiver refused as invalid, or that kept failing for
+    DIANDAN_NATIONAL_PUSH_MAX_RUNS runs, newest first (at most 200)."""
     rows = session.exec(
         select(PushDeadLetter).order_by(col(PushDeadLetter.created_at).desc()).limit(200)
     ).all()
@@ -64,7 +65,8 @@ def dead_letters(session: DbSession, _caller: PlatformAdmin) -> list[DeadLetterO
 
 @router.post("/dead-letters/{letter_id}/replay", response_model=DeadLetterOut)
 def replay(letter_id: uuid.UUID, session: DbSession, _caller: PlatformAdmin) -> DeadLetterOut:
-    """Send a parked batch again on the worker's next pass, rebuilt from the current rows."""
+    """Send a parked batch again on the worker's next pass, rebuilt from the current rows, as
+    a new batch with an idempotency key of its own (`…-replay-<n>`)."""
     letter = session.get(PushDeadLetter, letter_id)
     if letter is None:
         raise NotFound("未找到该批次 / no such dead letter", code="dead_letter_not_found")
