@@ -333,6 +333,7 @@ def confirm(
                 recorded_by_id=caller.id,
                 source=RecordSource.ACTIVITY,
                 activity_id=activity.id,
+                order_id=activity.order_id,  # one record per volunteer per order (no double count)
                 started_at=start if hours is None else None,
                 ended_at=end if hours is None else None,
                 place=activity.place,
