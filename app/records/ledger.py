@@ -253,7 +253,8 @@ def _already_recorded(session: Session, drafts: Sequence[RecordDraft]) -> None:
         if clash:
             key, volunteer_id = sorted(clash, key=str)[0]
             raise Conflict(
-                "该志愿者的这次服务已有记录 / this service of the volunteer is already recorded",
+                f"该志愿者的这次服务已有记录 / this service of the volunteer is already recorded: "
+                f"{volunteer_id}",
                 code="already_recorded",
                 volunteer_id=str(volunteer_id),
                 **{attribute: str(key)},
