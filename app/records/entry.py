@@ -205,10 +205,9 @@ def request_omission(session: Session, caller: Principal, data: OmissionCreate) 
         )
     ).first()
     if member is None:
-        raise Invalid(
-            "志愿者不是该队伍的成员 / not a member of the team",
-            code="not_a_member",
-            volunteer_id=str(volunteer.id),
+        raise Forbidden(
+            "只能为所在队伍的服务申请补录 / only for a service with your own team",
+            code="not_team_member",
         )
     category = data.category_code
     if data.activity_id is not None:
