@@ -413,9 +413,11 @@ MATRIX: list[Row] = [
     Row(
         "POST /correction-requests: an omission with A's team",
         lambda s, u: Call("POST", "/correction-requests", _omission(s.a.team.id)),
-        {**by_kind(admins=NOT_A_VOLUNTEER, others=(403, "not_team_member")),
-         "resident": NOT_A_VOLUNTEER},
-    ),  # fmt: skip
+        {
+            **by_kind(admins=NOT_A_VOLUNTEER, others=(403, "not_team_member")),
+            "resident": NOT_A_VOLUNTEER,
+        },
+    ),
     # platform-wide writes
     Row(
         "POST /users",

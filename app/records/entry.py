@@ -189,7 +189,9 @@ def request_correction(
     return request
 
 
-def request_omission(session: Session, caller: Principal, data: OmissionCreate) -> CorrectionRequest:
+def request_omission(
+    session: Session, caller: Principal, data: OmissionCreate
+) -> CorrectionRequest:
     """A volunteer asks for a service that was not recorded to be added (补录). Checked again,
     with every rule of the ledger, when it is approved."""
     volunteer = session.exec(select(Volunteer).where(Volunteer.user_id == caller.id)).first()

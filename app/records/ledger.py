@@ -157,9 +157,7 @@ def _states(session: Session, record_ids: set[uuid.UUID]) -> list[RecordState]:
         return []
     rows = session.exec(
         select(ServiceRecord)
-        .where(
-            col(ServiceRecord.id).in_(record_ids) | col(ServiceRecord.amends_id).in_(record_ids)
-        )
+        .where(col(ServiceRecord.id).in_(record_ids) | col(ServiceRecord.amends_id).in_(record_ids))
         .order_by(col(ServiceRecord.created_at), col(ServiceRecord.id))
     ).all()
     amendments: dict[uuid.UUID, list[ServiceRecord]] = defaultdict(list)
@@ -219,9 +217,7 @@ def _check_times(
     if ended_at <= started_at:
         raise _refuse("结束时间须晚于开始时间 / ended_at must follow started_at", "bad_times")
     if ended_at > now:
-        raise _refuse(
-            "服务时间不能晚于现在 / the service times are in the future", "future_times"
-        )
+        raise _refuse("服务时间不能晚于现在 / the service times are in the future", "future_times")
     if china_date(started_at) != service_date:
         raise _refuse(
             "服务日期须为开始时间的日期(北京时间)/ the service date must be the day the "
@@ -293,12 +289,15 @@ def _check(session: Session, drafts: Sequence[RecordDraft], now: datetime) -> di
         added[key] += d.minutes
         if day_totals.get(key, 0) + added[key] > DAY_MINUTES:
             raise _day_limit(d.volunteer_id, d.service_date)
-        if _overlaps(session, d.volunteer_id, d.started_at, d.ended_at) or any(
-            e.volunteer_id == d.volunteer_id
-            and None not in (d.started_at, d.ended_at, e.started_at, e.ended_at)
-            and e.started_at < d.ended_at  # type: ignore[operator]
-            and e.ended_at > d.started_at  # type: ignore[operator]
-            for e in drafts[:i]
+        if (
+            _overlaps(session, d.volunteer_id, d.started_at, d.ended_at)
+            or any(
+                e.volunteer_id == d.volunteer_id
+                and None not in (d.started_at, d.ended_at, e.started_at, e.ended_at)
+                and e.started_at < d.ended_at  # type: ignore[operator]
+                and e.ended_at > d.started_at  # type: ignore[operator]
+                for e in drafts[:i]
+            )
         ):
             raise _overlap(d.volunteer_id)
     return {volunteer_id: region for volunteer_id, (_, region, _) in people.items()}

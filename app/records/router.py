@@ -13,10 +13,10 @@ from app.auth.deps import AppSettings, CurrentPrincipal
 from app.common.pagination import Page, PageQuery, paginate
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES
-from app.records import entry
-from app.records.models import CorrectionRequest, CorrectionStatus, ServiceRecord
 from app.orders.models import OrderRating
+from app.records import entry
 from app.records.ledger import current_state
+from app.records.models import CorrectionRequest, CorrectionStatus, ServiceRecord
 from app.records.schemas import (
     RULE_DOC,
     AmendmentCreate,
@@ -241,8 +241,7 @@ def request_correction(
         "A volunteer asks for a service that was not recorded to be added (补录): date, hours "
         "(and times), content, the team and optionally the activity. The team leader or a site "
         "admin over the team decides; approval lands the record with every rule of a new record "
-        "(`record_id` is then the record), rejection keeps the request and its reason. "
-        + RULE_DOC
+        "(`record_id` is then the record), rejection keeps the request and its reason. " + RULE_DOC
     ),
 )
 def request_omission(

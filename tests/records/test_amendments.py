@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.records.ledger import china_today
-from app.scoring.totals import mismatches, period_key
 from app.scoring.models import PeriodKind
+from app.scoring.totals import mismatches, period_key
 from tests.factories import Factory
 from tests.records.conftest import OrderWorld
 from tests.records.test_ledger import DAY, entry, post, totals
@@ -85,7 +85,7 @@ def test_corrected_times_and_category_follow_the_rules_of_a_new_record(
         client, make, w.leader, entry(w, hours=23, service_date=other_day.isoformat())
     ).json()
     tomorrow = china_today() + timedelta(days=1)
-    refusals = [
+    refusals: list[tuple[dict[str, Any], str]] = [
         ({"started_at": at(DAY, 2), "ended_at": at(DAY, 5)}, "overlapping_times"),
         ({"service_date": other_day.isoformat()}, "date_mismatch"),  # the times are still DAY's
         (
@@ -130,5 +130,6 @@ def test_only_the_leader_or_an_admin_over_the_team_corrects_dates(
         response = amend(client, make, user, record, service_date=FEB.isoformat())
         assert response.status_code == status, user.display_name
     assert month_minutes(db, ow, JAN) == 150
-    assert amend(client, make, w.center_admin, record, service_date=FEB.isoformat()).status_code == 201
+    by_admin = amend(client, make, w.center_admin, record, service_date=FEB.isoformat())
+    assert by_admin.status_code == 201, by_admin.text
     assert month_minutes(db, ow, FEB) == 150

@@ -97,7 +97,9 @@ def test_future_times_and_dates_that_disagree_with_the_start_are_refused(
         make,
         w.leader,
         entry(
-            w, hours=1, started_at=at(DAY - timedelta(days=1), 17),
+            w,
+            hours=1,
+            started_at=at(DAY - timedelta(days=1), 17),
             ended_at=at(DAY - timedelta(days=1), 18),
         ),
     )
