@@ -133,3 +133,41 @@ def test_only_the_leader_or_an_admin_over_the_team_corrects_dates(
     by_admin = amend(client, make, w.center_admin, record, service_date=FEB.isoformat())
     assert by_admin.status_code == 201, by_admin.text
     assert month_minutes(db, ow, FEB) == 150
+
+
+def test_a_volunteer_asks_for_a_new_date_and_the_approval_moves_the_record(
+    ow: OrderWorld, client: TestClient, make: Factory, db: Session
+) -> None:
+    w = ow.world
+    record = post(client, make, w.leader, entry(w, service_date=JAN.isoformat(), hours=1)).json()
+    asked = client.post(
+        f"/api/v1/records/{record['id']}/correction-requests",
+        json={
+            "reason": "日期登记错了",
+            "service_date": FEB.isoformat(),
+            "category_code": "tutoring",
+        },
+        headers=make.headers(w.member),
+    )
+    assert asked.status_code == 201, asked.text
+    assert (asked.json()["service_date"], asked.json()["omission"]) == (FEB.isoformat(), False)
+    other = make.world("140803000000")
+    refused = client.post(
+        f"/api/v1/correction-requests/{asked.json()['id']}/approve",
+        json={},
+        headers=make.headers(other.center_admin),
+    )
+    assert (refused.status_code, refused.json()["code"]) == (404, "correction_not_found")
+    approved = client.post(
+        f"/api/v1/correction-requests/{asked.json()['id']}/approve",
+        json={},
+        headers=make.headers(w.leader),
+    )
+    assert approved.status_code == 200, approved.text
+    assert (month_minutes(db, ow, JAN), month_minutes(db, ow, FEB)) == (0, 60)
+    detail = client.get(f"/api/v1/records/{record['id']}", headers=make.headers(w.member)).json()
+    assert (detail["effective_service_date"], detail["effective_category_code"]) == (
+        FEB.isoformat(),
+        "tutoring",
+    )
+    assert approved.json()["amendment_id"] == detail["amendments"][-1]["id"]
