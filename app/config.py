@@ -16,6 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'diandan.db'}"
 
 # Development-only secrets. Production refuses to start with them (see `_refuse_unsafe_production`).
+SERVICE_TIME_RULE = "实际服务时长,不含往返路途时间 / actual time spent serving, travel excluded"
+
 DEV_SECRET_KEY = "dev-only-secret-key-never-use-in-production-0123456789"  # noqa: S105
 DEV_DATA_KEY = "ZGV2LW9ubHktZGF0YS1rZXktMzItYnl0ZXMtbG9uZyE="
 
@@ -106,6 +108,9 @@ class Settings(BaseSettings):
     webhook_https_only: bool | None = None
     webhook_disable_after_hours: float = 120.0
     webhook_secret_grace_hours: float = 24.0
+
+    # What counts as service time, as stated in the records API and on every record read.
+    service_time_rule: str = Field(default=SERVICE_TIME_RULE, min_length=1, max_length=500)
 
     # Star levels by recorded hours, per jurisdiction (the common national scale by default).
     star_thresholds_hours: list[int] = Field(default_factory=lambda: list(DEFAULT_STAR_HOURS))

@@ -251,6 +251,14 @@ def _on_a_volunteer(who: str, suffix: str) -> CallFor:
     return lambda s, u: Call("GET", f"/volunteers/{_a_volunteer(s, who).id}{suffix}")
 
 
+NOT_A_VOLUNTEER: Expect = (403, "not_a_volunteer")
+
+
+def _omission(team_id: object) -> dict[str, object]:
+    return {"team_id": str(team_id), "category_code": "care", "service_date": "2026-01-05",
+            "hours": 2, "content": "补录", "reason": "漏记了"}  # fmt: skip
+
+
 MATRIX: list[Row] = [
     # sites
     Row(
@@ -400,6 +408,15 @@ MATRIX: list[Row] = [
         "POST /volunteers/{A pending}/reject",
         lambda s, u: Call("POST", f"/volunteers/{s.a.pending.id}/reject", {"reason": "乙驳回"}),
         by_kind(admins=NO_VOLUNTEER, others=ADMIN_REQUIRED),
+    ),
+    # records
+    Row(
+        "POST /correction-requests: an omission with A's team",
+        lambda s, u: Call("POST", "/correction-requests", _omission(s.a.team.id)),
+        {
+            **by_kind(admins=NOT_A_VOLUNTEER, others=(403, "not_team_member")),
+            "resident": NOT_A_VOLUNTEER,
+        },
     ),
     # platform-wide writes
     Row(
@@ -944,6 +961,13 @@ SIGNED_IN_ROUTES: list[tuple[str, str, Callable[[Scene], Call]]] = [
      lambda s: Call("GET", f"/volunteers/{s.a.member_volunteer.id}/personal")),
     ("POST", "/volunteers/{volunteer_id}/approve",
      lambda s: Call("POST", f"/volunteers/{s.a.pending.id}/approve")),
+    ("POST", "/correction-requests",
+     lambda s: Call("POST", "/correction-requests", _omission(s.a.team.id))),
+    ("GET", "/correction-requests", lambda s: Call("GET", "/correction-requests")),
+    ("POST", "/correction-requests/{request_id}/approve",
+     lambda s: Call("POST", f"/correction-requests/{s.a.team.id}/approve", {})),
+    ("POST", "/correction-requests/{request_id}/reject",
+     lambda s: Call("POST", f"/correction-requests/{s.a.team.id}/reject", {"reason": "匿名驳回"})),
     ("POST", "/volunteers/{volunteer_id}/reject",
      lambda s: Call("POST", f"/volunteers/{s.a.pending.id}/reject", {"reason": "匿名驳回"})),
 ]  # fmt: skip
@@ -961,6 +985,7 @@ COVERED_GROUPS = {
     "teams",
     "volunteers",
     "projects",
+    "correction-requests",
 }
 
 

@@ -28,7 +28,7 @@ from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.orders.models import Order
 from app.records.entry import may_record_for
-from app.records.ledger import CHINA, RecordDraft, land_records
+from app.records.ledger import RecordDraft, china_date, land_records
 from app.records.models import RecordSource
 from app.teams.models import Team
 from app.teams.service import get_team
@@ -327,12 +327,14 @@ def confirm(
                 team_id=activity.team_id,
                 category_code=activity.category_code,
                 region_code=activity.region_code,
-                service_date=(activity.starts_at + CHINA).date(),
+                # The day the volunteer's service started (a record's date agrees with its start).
+                service_date=china_date(start if hours is None else activity.starts_at),
                 minutes=minutes,
                 content=activity.title,
                 recorded_by_id=caller.id,
                 source=RecordSource.ACTIVITY,
                 activity_id=activity.id,
+                order_id=activity.order_id,  # one record per volunteer per order (no double count)
                 started_at=start if hours is None else None,
                 ended_at=end if hours is None else None,
                 place=activity.place,

@@ -33,7 +33,7 @@ from app.orders.schemas import (
 )
 from app.orders.states import HELD, REQUESTER_CANCELLABLE, OrderStatus
 from app.points import service as points
-from app.records.ledger import RecordDraft, land_records
+from app.records.ledger import RecordDraft, china_today, land_records
 from app.records.models import RecordSource
 from app.regions.codes import ancestors
 from app.regions.models import Region
@@ -347,7 +347,7 @@ def complete(
                 source=RecordSource.ORDER,
                 category_code=order.category_code,
                 region_code=order.region_code,
-                service_date=now.date(),
+                service_date=china_today(now),
                 minutes=max(1, math.floor(entry.hours * 60 + 0.5)),
                 content=order.title,
                 place=order.address[:200],

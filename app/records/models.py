@@ -20,11 +20,16 @@ class RecordSource(StrEnum):
     MANUAL = "manual"  # entered by a team leader or site admin (POST /records)
     IMPORT = "import"  # historical hours from another platform
     AMENDMENT = "amendment"  # a correction of another record: its minutes are the difference
+    # When a correction moves a record to another day or category, the minutes leave the old
+    # day first (a reversal, minus the current minutes) and an amendment restates them.
+    REVERSAL = "reversal"
 
 
 class ServiceRecord(SQLModel, table=True):
-    """Actual service time, excluding travel, stored exactly in minutes. Rows are never updated
-    in place: corrections are amendments that refer to the record."""
+    """Actual service time (the rule is `DIANDAN_SERVICE_TIME_RULE`), stored exactly in minutes.
+    Rows are never updated or deleted (on PostgreSQL a trigger refuses it): corrections are
+    amendments that refer to the record. An amendment carries the record's corrected state
+    (date, times, category, content); the service's rating is read from the order's rating."""
 
     __tablename__ = "service_record"
     __table_args__ = (
@@ -65,17 +70,30 @@ class CorrectionStatus(StrEnum):
 
 
 class CorrectionRequest(SQLModel, table=True):
-    """A volunteer's request to correct an error in a record (or to add an omitted one); the
-    team leader or a site admin decides. Kept with its decision."""
+    """A volunteer's request to correct an error in a record, or to add an omitted one (no
+    `record_id` until it is approved: approval lands the record); the team leader or a site
+    admin decides. Kept with its decision."""
 
     __tablename__ = "correction_request"
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    record_id: uuid.UUID = Field(foreign_key="service_record.id", index=True)
+    # The record corrected; for an omission, the record its approval created.
+    record_id: uuid.UUID | None = Field(default=None, foreign_key="service_record.id", index=True)
+    omission: bool = False
     volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id", index=True)
+    # Who decides: the team's leaders and admins over the team's region.
+    team_id: uuid.UUID = Field(foreign_key="team.id", index=True)
+    region_code: str = Field(foreign_key="region.code", sa_type=String(12))
+    activity_id: uuid.UUID | None = Field(default=None, foreign_key="activity.id")
     requested_by_id: uuid.UUID = Field(foreign_key="app_user.id")
-    minutes: int | None = None  # the corrected duration asked for
+    # What is asked for (None: unchanged); an omission states the date, duration and content.
+    minutes: int | None = None
     content: str | None = Field(default=None, max_length=1000)
+    category_code: str | None = Field(default=None, foreign_key="category.code", sa_type=String(40))
+    service_date: date | None = None
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    place: str | None = Field(default=None, max_length=200)
     reason: str = Field(max_length=500)
     status: str = Field(default=CorrectionStatus.PENDING.value, sa_type=String(10), index=True)
     decided_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")

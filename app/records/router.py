@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated
 
@@ -12,15 +13,18 @@ from app.auth.deps import AppSettings, CurrentPrincipal
 from app.common.pagination import Page, PageQuery, paginate
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES
+from app.orders.models import OrderRating
 from app.records import entry
+from app.records.ledger import current_state
 from app.records.models import CorrectionRequest, CorrectionStatus, ServiceRecord
 from app.records.schemas import (
-    SERVICE_TIME_RULE,
+    RULE_DOC,
     AmendmentCreate,
     CorrectionCreate,
     CorrectionDecision,
     CorrectionOut,
     LedgerRowOut,
+    OmissionCreate,
     RecordCreate,
     RecordDetailOut,
     RecordOut,
@@ -37,13 +41,15 @@ router = APIRouter(tags=["records"], responses=PROBLEM_RESPONSES)
     "/volunteers/{volunteer_id}/records",
     response_model=Page[RecordOut],
     description=(
-        f"Service records (志愿服务记录) and their amendments, in ledger order. "
-        f"Service time: {SERVICE_TIME_RULE}."
+        "Service records (志愿服务记录) and their amendments, in ledger order, each with its "
+        "times, place, who recorded it and when, the order or activity, and the order's rating. "
+        + RULE_DOC
     ),
 )
 def list_records(
     volunteer_id: uuid.UUID,
     session: DbSession,
+    settings: AppSettings,
     caller: CurrentPrincipal,
     page: PageQuery,
     since: Annotated[date | None, Query(description="From this service date")] = None,
@@ -59,6 +65,7 @@ def list_records(
     rows, cursor = paginate(
         session, stmt, key=col(ServiceRecord.id), params=page, parse_key=uuid.UUID
     )
+    stars = _ratings(session, rows)
     return Page(
         items=[
             RecordOut(
@@ -69,17 +76,36 @@ def list_records(
                 category_code=r.category_code,
                 team_id=r.team_id,
                 order_id=r.order_id,
+                activity_id=r.activity_id,
                 region_code=r.region_code,
                 content=r.content,
+                place=r.place,
+                started_at=r.started_at,
+                ended_at=r.ended_at,
+                recorded_by_id=r.recorded_by_id,
                 recorded_at=r.created_at,
                 source=r.source,
                 amends_id=r.amends_id,
                 reason=r.reason,
+                rating=stars.get(r.order_id) if r.order_id else None,
+                rule=settings.service_time_rule,
             )
             for r in rows
         ],
         next_cursor=cursor,
     )
+
+
+def _ratings(session: DbSession, records: Sequence[ServiceRecord]) -> dict[uuid.UUID, int]:
+    """The requester's rating of each order served, read where the rating is kept (records are
+    never updated)."""
+    orders = {r.order_id for r in records if r.order_id is not None}
+    if not orders:
+        return {}
+    found = session.exec(
+        select(OrderRating.order_id, OrderRating.stars).where(col(OrderRating.order_id).in_(orders))
+    ).all()
+    return dict(found)
 
 
 @router.get("/volunteers/{volunteer_id}/records/summary", response_model=RecordSummaryOut)
@@ -98,6 +124,7 @@ def records_summary(
     thresholds = tuple(settings.star_thresholds_hours)
     standing = star_standing(int(minutes), thresholds)
     return RecordSummaryOut(
+        rule=settings.service_time_rule,
         volunteer_id=volunteer.id,
         records=int(count),
         total_minutes=int(minutes),
@@ -111,8 +138,10 @@ def records_summary(
     )
 
 
-def _row(record: ServiceRecord) -> LedgerRowOut:
-    return LedgerRowOut.model_validate(record, from_attributes=True)
+def _row(record: ServiceRecord, rating: int | None = None) -> LedgerRowOut:
+    return LedgerRowOut.model_validate(record, from_attributes=True).model_copy(
+        update={"rating": rating}
+    )
 
 
 def _correction(request: CorrectionRequest) -> CorrectionOut:
@@ -125,9 +154,11 @@ def _correction(request: CorrectionRequest) -> CorrectionOut:
     status_code=201,
     description=(
         "Enter a service record (team leaders for their team, site admins within their region). "
-        f"Service time: {SERVICE_TIME_RULE}; stored in whole minutes. Refused: a volunteer who "
-        "is not an approved member of the team, non-positive hours, a future date, more than 24 "
-        "hours on one day for one volunteer, times overlapping another record."
+        "Stored in whole minutes. Refused (422, with `code`): a volunteer who is not an approved "
+        "member of the team (not_a_member), non-positive hours, a future date (future_date) or "
+        "future times (future_times), a date that is not the China date (Asia/Shanghai) of "
+        "started_at (date_mismatch), more than 24 hours on one day for one volunteer "
+        "(day_limit), times overlapping another live record (overlapping_times). " + RULE_DOC
     ),
 )
 def create_record(
@@ -138,23 +169,44 @@ def create_record(
     return _row(record)
 
 
-@router.get("/records/{record_id}", response_model=RecordDetailOut)
+@router.get(
+    "/records/{record_id}",
+    response_model=RecordDetailOut,
+    description="A record with its amendments; the original stays as it was entered. " + RULE_DOC,
+)
 def read_record(
-    record_id: uuid.UUID, session: DbSession, caller: CurrentPrincipal
+    record_id: uuid.UUID, session: DbSession, settings: AppSettings, caller: CurrentPrincipal
 ) -> RecordDetailOut:
-    """A record with its amendments; the original stays as it was entered."""
     record = entry.get_record(session, caller, record_id)
     amendments = entry.amendments_of(session, record)
-    effective = record.minutes + sum(a.minutes for a in amendments)
+    state = current_state(session, record)
+    rating = _ratings(session, [record]).get(record.order_id) if record.order_id else None
     return RecordDetailOut(
-        record=_row(record),
+        record=_row(record, rating),
         amendments=[_row(a) for a in amendments],
-        effective_minutes=effective,
-        effective_hours=round(effective / 60, 2),
+        effective_minutes=state.minutes,
+        effective_hours=round(state.minutes / 60, 2),
+        effective_service_date=state.service_date,
+        effective_started_at=state.started_at,
+        effective_ended_at=state.ended_at,
+        effective_category_code=state.category_code,
+        effective_content=state.content,
+        rule=settings.service_time_rule,
     )
 
 
-@router.post("/records/{record_id}/amendments", response_model=LedgerRowOut, status_code=201)
+@router.post(
+    "/records/{record_id}/amendments",
+    response_model=LedgerRowOut,
+    status_code=201,
+    description=(
+        "Correct a record (team leader or site admin): hours, content, date, times or category. "
+        "Appended with reason and actor, the original kept; the same rules as a new record are "
+        "checked for the corrected record, and the totals follow (a new date moves the minutes "
+        "from the old day's periods to the new one's: a `reversal` row, then the amendment). "
+        "`hours: 0` voids the record. " + RULE_DOC
+    ),
+)
 def amend_record(
     record_id: uuid.UUID,
     body: AmendmentCreate,
@@ -162,8 +214,6 @@ def amend_record(
     settings: AppSettings,
     caller: CurrentPrincipal,
 ) -> LedgerRowOut:
-    """Correct a record (team leader or site admin): appended with reason and actor, the
-    original kept; totals follow the corrected value. `hours: 0` voids the record."""
     record = entry.get_record(session, caller, record_id)
     amendment = entry.amend_record(session, settings, caller, record, body)
     session.commit()
@@ -183,6 +233,25 @@ def request_correction(
     return _correction(request)
 
 
+@router.post(
+    "/correction-requests",
+    response_model=CorrectionOut,
+    status_code=201,
+    description=(
+        "A volunteer asks for a service that was not recorded to be added (补录): date, hours "
+        "(and times), content, the team and optionally the activity. The team leader or a site "
+        "admin over the team decides; approval lands the record with every rule of a new record "
+        "(`record_id` is then the record), rejection keeps the request and its reason. " + RULE_DOC
+    ),
+)
+def request_omission(
+    body: OmissionCreate, session: DbSession, caller: CurrentPrincipal
+) -> CorrectionOut:
+    request = entry.request_omission(session, caller, body)
+    session.commit()
+    return _correction(request)
+
+
 @router.get("/correction-requests", response_model=Page[CorrectionOut])
 def list_corrections(
     session: DbSession,
@@ -193,14 +262,10 @@ def list_corrections(
     """Requests the caller may decide (their teams', their region's) and their own."""
     reach = or_(
         col(CorrectionRequest.requested_by_id) == caller.id,
-        caller.admin_scope.filter(col(ServiceRecord.region_code)),
-        col(ServiceRecord.team_id).in_(caller.led_team_ids or [uuid.UUID(int=0)]),
+        caller.admin_scope.filter(col(CorrectionRequest.region_code)),
+        col(CorrectionRequest.team_id).in_(caller.led_team_ids or [uuid.UUID(int=0)]),
     )
-    stmt = (
-        select(CorrectionRequest)
-        .join(ServiceRecord, col(ServiceRecord.id) == col(CorrectionRequest.record_id))
-        .where(reach)
-    )
+    stmt = select(CorrectionRequest).where(reach)
     if status_ is not None:
         stmt = stmt.where(CorrectionRequest.status == status_.value)
     rows, cursor = paginate(
@@ -232,7 +297,8 @@ def approve_correction(
     settings: AppSettings,
     caller: CurrentPrincipal,
 ) -> CorrectionOut:
-    """Approve: the correction is written as an amendment of the record."""
+    """Approve: the correction is written as an amendment of the record; an omission lands as
+    a new record."""
     return _decide(request_id, body, session, settings, caller, approve=True)
 
 

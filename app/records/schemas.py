@@ -5,7 +5,12 @@ from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-SERVICE_TIME_RULE = "实际服务时长,不含往返路途时间 / actual time spent serving, travel excluded"
+from app.config import SERVICE_TIME_RULE
+
+RULE_DOC = (
+    "Service time (服务时长): the rule set by DIANDAN_SERVICE_TIME_RULE, by default "
+    f"“{SERVICE_TIME_RULE}”; every record read states the rule in force (`rule`)."
+)
 
 
 class RecordOut(BaseModel):
@@ -16,14 +21,23 @@ class RecordOut(BaseModel):
     category_code: str
     team_id: uuid.UUID
     order_id: uuid.UUID | None
+    activity_id: uuid.UUID | None = None
     region_code: str
     content: str
+    place: str = ""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    recorded_by_id: uuid.UUID = Field(description="Who entered the row (user id)")
     recorded_at: datetime
-    source: str = Field(description="order, activity, manual, import, or amendment")
+    source: str = Field(description="order, activity, manual, import, amendment or reversal")
     amends_id: uuid.UUID | None = Field(
         default=None, description="For an amendment: the record it corrects (minutes: the change)"
     )
     reason: str = ""
+    rating: int | None = Field(
+        default=None, description="The requester's rating of the order served (1 … 5), if any"
+    )
+    rule: str = Field(default=SERVICE_TIME_RULE, description="What counts as service time")
 
 
 class StarOut(BaseModel):
@@ -56,18 +70,42 @@ class RecordCreate(BaseModel):
     place: str = Field(default="", max_length=200)
 
 
-class AmendmentCreate(BaseModel):
-    reason: str = Field(min_length=2, max_length=500, description="Why the record is corrected")
+class CorrectionFields(BaseModel):
+    """What a correction changes; what is left out stays as it is."""
+
     hours: float | None = Field(
         default=None, ge=0, le=24, description="The corrected hours (0 voids the record)"
     )
     content: str | None = Field(default=None, min_length=1, max_length=1000)
+    service_date: date | None = Field(default=None, description="The corrected date (China)")
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
+    category_code: str | None = Field(default=None, max_length=40)
 
 
-class CorrectionCreate(BaseModel):
+class AmendmentCreate(CorrectionFields):
+    reason: str = Field(min_length=2, max_length=500, description="Why the record is corrected")
+
+
+class CorrectionCreate(CorrectionFields):
     reason: str = Field(min_length=2, max_length=500)
-    hours: float | None = Field(default=None, ge=0, le=24)
-    content: str | None = Field(default=None, min_length=1, max_length=1000)
+
+
+class OmissionCreate(BaseModel):
+    """A volunteer's request to add a service that was not recorded (补录申请)."""
+
+    team_id: uuid.UUID = Field(description="The team served with (the activity's team)")
+    activity_id: uuid.UUID | None = Field(default=None, description="The activity, if any")
+    category_code: str | None = Field(
+        default=None, max_length=40, description="Required without an activity"
+    )
+    service_date: date
+    hours: float = Field(gt=0, le=24)
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
+    content: str = Field(min_length=1, max_length=1000, description="服务内容")
+    place: str = Field(default="", max_length=200)
+    reason: str = Field(min_length=2, max_length=500, description="Why it was not recorded")
 
 
 class CorrectionDecision(BaseModel):
@@ -95,6 +133,7 @@ class LedgerRowOut(BaseModel):
     reason: str
     recorded_by_id: uuid.UUID
     created_at: datetime
+    rating: int | None = Field(default=None, description="The order's rating (1 … 5), if any")
 
 
 class RecordDetailOut(BaseModel):
@@ -102,15 +141,30 @@ class RecordDetailOut(BaseModel):
     amendments: list[LedgerRowOut]
     effective_minutes: int
     effective_hours: float
+    effective_service_date: date
+    effective_started_at: datetime | None
+    effective_ended_at: datetime | None
+    effective_category_code: str
+    effective_content: str
     rule: str = Field(default=SERVICE_TIME_RULE)
 
 
 class CorrectionOut(BaseModel):
     id: uuid.UUID
-    record_id: uuid.UUID
+    record_id: uuid.UUID | None = Field(
+        description="The record corrected; for an omission, the record its approval created"
+    )
+    omission: bool
     volunteer_id: uuid.UUID
+    team_id: uuid.UUID
+    activity_id: uuid.UUID | None
     minutes: int | None
     content: str | None
+    category_code: str | None
+    service_date: date | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    place: str | None
     reason: str
     status: str
     decided_by_id: uuid.UUID | None
