@@ -6,7 +6,7 @@ PostgreSQL a trigger refuses UPDATE and DELETE of service records: the ledger is
 (corrections are amendment rows; the service's rating is read from the order's rating).
 
 Revision ID: 2e53f2664687
-Revises: 4a62e37b4882
+Revises: 20f2e7826d24
 Create Date: 2026-12-01 19:30:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "2e53f2664687"
-down_revision: str | None = "4a62e37b4882"
+down_revision: str | None = "20f2e7826d24"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
