@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -83,13 +83,26 @@ def record_accept(session: Session, settings: Settings, team_id: uuid.UUID, seco
     _rescore(stats, settings, now)
 
 
+def _mark_month(stats: TeamStats, month: str) -> None:
+    if month not in stats.served_months:
+        stats.served_months = sorted([*stats.served_months, month])[-MONTHS_KEPT:]
+
+
 def record_completion(session: Session, settings: Settings, team_id: uuid.UUID) -> None:
     now = utcnow()
     stats = _locked_stats(session, team_id)
     stats.orders_completed += 1
-    month = _month(now)
-    if month not in stats.served_months:
-        stats.served_months = sorted([*stats.served_months, month])[-MONTHS_KEPT:]
+    _mark_month(stats, _month(now))
+    _rescore(stats, settings, now)
+
+
+def record_activity(
+    session: Session, settings: Settings, team_id: uuid.UUID, held_on: date
+) -> None:
+    """A confirmed activity: the month it was held in (China time) counts for regularity."""
+    now = utcnow()
+    stats = _locked_stats(session, team_id)
+    _mark_month(stats, f"{held_on.year:04d}-{held_on.month:02d}")
     _rescore(stats, settings, now)
 
 
