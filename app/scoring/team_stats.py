@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -16,12 +16,17 @@ from app.scoring.rules import ScoreBreakdown, TeamCounts, team_score
 MONTHS_KEPT = 12
 
 
+CHINA = timedelta(hours=8)  # months are China's calendar months
+
+
 def _month(when: datetime) -> str:
-    return f"{when.year:04d}-{when.month:02d}"
+    china = when.astimezone(UTC) + CHINA
+    return f"{china.year:04d}-{china.month:02d}"
 
 
 def _recent_months(months: list[str], now: datetime) -> int:
-    index_now = now.year * 12 + now.month - 1
+    china = now.astimezone(UTC) + CHINA
+    index_now = china.year * 12 + china.month - 1
     recent = 0
     for month in set(months):
         year, number = (int(part) for part in month.split("-"))
