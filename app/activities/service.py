@@ -98,7 +98,7 @@ def _require_held_order(session: Session, team: Team, order_id: uuid.UUID) -> No
     order = session.get(Order, order_id)
     if order is None:
         raise Invalid("未找到该点单 / no such order", code="order_not_found")
-    if order.team_id != team.id:
+    if order.team_id not in (None, team.id):
         raise Forbidden("该点单不由本队承接 / the order is not this team's", code="not_team_order")
     if order.status not in HOLDING:
         raise Conflict(
