@@ -75,9 +75,13 @@ def record_of(session: Session, activity: Activity, due: datetime) -> dict[str, 
     return {k: _plain(v) for k, v in record.items()}
 
 
+def _row(entry: AttendanceOut) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in entry.model_dump().items()}
+
+
 def as_json(record: dict[str, Any], attendance: list[AttendanceOut]) -> str:
     return json.dumps(
-        {"record": record, "attendance": [a.model_dump(mode="json") for a in attendance]},
+        {"record": record, "attendance": [_row(a) for a in attendance]},
         ensure_ascii=False,
     )
 
@@ -92,8 +96,6 @@ def as_csv(record: dict[str, Any], attendance: list[AttendanceOut]) -> str:
     writer.writerow([])
     writer.writerow([label for _, label in ATTENDANCE_FIELDS])
     for entry in attendance:
-        row = entry.model_dump()
-        writer.writerow(
-            ["" if row[name] is None else _plain(row[name]) for name, _ in ATTENDANCE_FIELDS]
-        )
+        row = _row(entry)
+        writer.writerow(["" if row[name] is None else row[name] for name, _ in ATTENDANCE_FIELDS])
     return "\ufeff" + out.getvalue()
