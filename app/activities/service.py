@@ -31,8 +31,8 @@ from app.orders.models import Order
 from app.orders.states import OrderStatus
 from app.records.entry import may_record_for
 from app.records.ledger import CHINA, RecordDraft, land_records
-from app.scoring import team_stats
 from app.records.models import RecordSource
+from app.scoring import team_stats
 from app.teams.models import Team
 from app.teams.service import get_team
 from app.volunteers.models import Volunteer

@@ -85,9 +85,7 @@ def test_check_in_opens_an_hour_before_the_start_and_closes_at_the_end(
 
     other = signed_up(client, make, w)
     move_to_the_past(db, other)  # ended half an hour ago
-    late = client.post(
-        f"/api/v1/activities/{other}/check-in", json={"location": PLACE}, headers=me
-    )
+    late = client.post(f"/api/v1/activities/{other}/check-in", json={"location": PLACE}, headers=me)
     assert late.status_code == 409
     assert late.json()["code"] == "outside_window"
 

@@ -241,7 +241,9 @@ def test_the_activity_record_is_due_days_after_the_end(
         "organiser": "曲村新时代文明实践站", "leading_official": "王书记", "party_members": 1,
         "unit_party_members": 9, "report": "清扫街巷",
     }  # fmt: skip
-    assert client.put(f"{url}/report", json=report, headers=make.headers(w.leader)).status_code == 200
+    assert (
+        client.put(f"{url}/report", json=report, headers=make.headers(w.leader)).status_code == 200
+    )
     filed = client.get(url, headers=make.headers(w.member)).json()
     assert (filed["report_overdue"], filed["filed_at"] is not None) == (False, True)
     assert client.get(overdue_url, headers=make.headers(w.station_admin)).json() == []

@@ -34,19 +34,29 @@ def test_the_export_lists_each_volunteer_with_times_and_hours(
     assert phone.status_code == 200
     move_to_the_past(db, activity["id"])  # 90 minutes, ended half an hour ago
     roster = {"entries": [{"volunteer_id": str(w.leader_volunteer.id)}]}
-    assert client.post(f"{url}/roster", json=roster, headers=make.headers(w.leader)).status_code == 200
+    assert (
+        client.post(f"{url}/roster", json=roster, headers=make.headers(w.leader)).status_code == 200
+    )
     body = {
         "attendance": [
             {"volunteer_id": str(w.member_volunteer.id), "hours": 1.25},
             {"volunteer_id": str(w.leader_volunteer.id)},
         ]
     }
-    assert client.post(f"{url}/confirm", json=body, headers=make.headers(w.leader)).status_code == 200
-    assert client.put(f"{url}/report", json=REPORT, headers=make.headers(w.leader)).status_code == 200
+    assert (
+        client.post(f"{url}/confirm", json=body, headers=make.headers(w.leader)).status_code == 200
+    )
+    assert (
+        client.put(f"{url}/report", json=REPORT, headers=make.headers(w.leader)).status_code == 200
+    )
 
     as_json = client.get(url + "/report", headers=make.headers(w.station_admin)).json()
     record = as_json["record"]
-    assert (record["volunteers"], record["total_hours"], record["notes"]) == (2, 2.75, "雨天改在室内")
+    assert (record["volunteers"], record["total_hours"], record["notes"]) == (
+        2,
+        2.75,
+        "雨天改在室内",
+    )
     ends = datetime.fromisoformat(record["ends_at"])
     assert datetime.fromisoformat(record["report_due_at"]) == ends + timedelta(days=3)
     by_name = {a["name"]: a for a in as_json["attendance"]}
@@ -80,7 +90,10 @@ def test_the_export_lists_each_volunteer_with_times_and_hours(
         ("王队长", "roster", "1.5"),
     }
     leader_row = next(r for r in table if r["志愿者"] == "王队长")
-    assert (leader_row["签到时间"], leader_row["签退时间"]) == (record["starts_at"], record["ends_at"])
+    assert (leader_row["签到时间"], leader_row["签退时间"]) == (
+        record["starts_at"],
+        record["ends_at"],
+    )
     assert leader_row["志愿者编号"] == str(w.leader_volunteer.id)
 
     for user in (w.member, other.leader, other.center_admin):

@@ -20,7 +20,6 @@ from tests.factories import Factory
 from tests.records.conftest import OrderWorld
 from tests.records.test_ledger import entry, post
 
-
 ISSUE = {"person_in_charge": "张主任", "contact": "0359-1234567", "notes": "用于入学材料"}
 
 
@@ -138,14 +137,13 @@ def modules_in(image: Image.Image) -> list[list[bool]]:
     """Read the modules back from the embedded image: sample each module's centre."""
     grey = image.convert("L")
     count = grey.width // QR_SCALE - 2 * QR_BORDER
-    return [
-        [
-            grey.getpixel(((c + QR_BORDER) * QR_SCALE + QR_SCALE // 2,
-                           (r + QR_BORDER) * QR_SCALE + QR_SCALE // 2)) < 128  # fmt: skip
-            for c in range(count)
-        ]
-        for r in range(count)
-    ]
+    centre = [(i + QR_BORDER) * QR_SCALE + QR_SCALE // 2 for i in range(count)]
+    return [[_dark(grey.getpixel((x, y))) for x in centre] for y in centre]
+
+
+def _dark(pixel: object) -> bool:
+    assert isinstance(pixel, int)
+    return pixel < 128
 
 
 def reference_modules(text: str) -> list[list[bool]]:
