@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     stream_max_seconds: float = 300.0
     # How near the activity's place a phone check-in must be.
     activity_checkin_meters: int = Field(default=500, ge=10, le=100_000)
+    # The activity record (志愿服务活动记录表) is due this many days after the activity ends.
+    activity_report_days: int = Field(default=3, ge=1, le=60)
     # Where people reach the API (certificates' verification links and QR codes).
     public_base_url: str = "http://127.0.0.1:8000"
     # How long a leaderboard page may be served from this process's memory before it is read

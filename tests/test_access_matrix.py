@@ -892,6 +892,9 @@ PUBLIC_ROUTES = {
     ("GET", "/categories/{code}"),
 }
 
+ACTIVITY = "01a20000-0000-7000-8000-000000000001"  # anonymous callers are refused before lookup
+ANY_PLACE = {"lat": 35.0263, "lng": 111.0071}
+
 SIGNED_IN_ROUTES: list[tuple[str, str, Callable[[Scene], Call]]] = [
     ("GET", "/me", lambda s: Call("GET", "/me")),
     ("PATCH", "/me", lambda s: Call("PATCH", "/me", {"display_name": "匿名"})),
@@ -970,6 +973,32 @@ SIGNED_IN_ROUTES: list[tuple[str, str, Callable[[Scene], Call]]] = [
      lambda s: Call("POST", f"/correction-requests/{s.a.team.id}/reject", {"reason": "匿名驳回"})),
     ("POST", "/volunteers/{volunteer_id}/reject",
      lambda s: Call("POST", f"/volunteers/{s.a.pending.id}/reject", {"reason": "匿名驳回"})),
+    # Activities: refusals by team, region and role are tested in tests/activities.
+    ("GET", "/activities", lambda s: Call("GET", "/activities")),
+    ("GET", "/activities/overdue-teams", lambda s: Call("GET", "/activities/overdue-teams")),
+    ("GET", "/activities/overdue-reports", lambda s: Call("GET", "/activities/overdue-reports")),
+    ("GET", "/activities/{activity_id}", lambda s: Call("GET", f"/activities/{ACTIVITY}")),
+    ("POST", "/activities/{activity_id}/signups",
+     lambda s: Call("POST", f"/activities/{ACTIVITY}/signups")),
+    ("DELETE", "/activities/{activity_id}/signups/me",
+     lambda s: Call("DELETE", f"/activities/{ACTIVITY}/signups/me")),
+    ("GET", "/activities/{activity_id}/signups",
+     lambda s: Call("GET", f"/activities/{ACTIVITY}/signups")),
+    ("POST", "/activities/{activity_id}/check-in",
+     lambda s: Call("POST", f"/activities/{ACTIVITY}/check-in", {"location": ANY_PLACE})),
+    ("POST", "/activities/{activity_id}/check-out",
+     lambda s: Call("POST", f"/activities/{ACTIVITY}/check-out", {"location": ANY_PLACE})),
+    ("POST", "/activities/{activity_id}/roster",
+     lambda s: Call("POST", f"/activities/{ACTIVITY}/roster",
+                    {"entries": [{"volunteer_id": str(s.a.member_volunteer.id)}]})),
+    ("POST", "/activities/{activity_id}/confirm",
+     lambda s: Call("POST", f"/activities/{ACTIVITY}/confirm", {})),
+    ("POST", "/activities/{activity_id}/cancel",
+     lambda s: Call("POST", f"/activities/{ACTIVITY}/cancel", {"reason": "匿名取消"})),
+    ("PUT", "/activities/{activity_id}/report",
+     lambda s: Call("PUT", f"/activities/{ACTIVITY}/report", {"organiser": "匿名"})),
+    ("GET", "/activities/{activity_id}/report",
+     lambda s: Call("GET", f"/activities/{ACTIVITY}/report")),
 ]  # fmt: skip
 
 
@@ -986,6 +1015,7 @@ COVERED_GROUPS = {
     "volunteers",
     "projects",
     "correction-requests",
+    "activities",
 }
 
 

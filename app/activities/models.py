@@ -43,7 +43,10 @@ class Activity(LocatedRow, table=True):
     created_by_id: uuid.UUID = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # The activity record (志愿服务活动记录表), filed after the activity.
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancel_reason: str | None = Field(default=None, max_length=500)
+    # The activity record (志愿服务活动记录表), filed within `DIANDAN_ACTIVITY_REPORT_DAYS`
+    # after the activity ends.
     organiser: str | None = Field(default=None, max_length=100)
     leading_official: str | None = Field(default=None, max_length=50)
     party_members: int | None = None

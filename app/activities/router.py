@@ -1,34 +1,33 @@
 from __future__ import annotations
 
-import csv
-import io
-import json
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
-from sqlalchemy import func
 from sqlmodel import col, select
 
-from app.activities import service
-from app.activities.models import Activity, ActivitySignup
+from app.activities import export, queries, service
+from app.activities.models import Activity, ActivitySignup, ActivityStatus
 from app.activities.schemas import (
     ActivityCreate,
     ActivityOut,
     ActivityReport,
+    Cancellation,
     CheckIn,
     Confirmation,
     Roster,
     SignupOut,
+    TeamWithoutActivity,
 )
-from app.auth.deps import AppSettings, CurrentPrincipal
+from app.auth.deps import AnyAdmin, AppSettings, CurrentPrincipal
 from app.auth.principal import Principal
+from app.common.clock import utcnow
 from app.common.pagination import Page, PageQuery, paginate
+from app.config import Settings
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES
-from app.records.models import ServiceRecord
 from app.regions.queries import get_region
 from app.regions.scope import RegionScope
 from app.teams.service import get_team
@@ -37,7 +36,13 @@ from app.volunteers.models import Volunteer
 router = APIRouter(tags=["activities"], responses=PROBLEM_RESPONSES)
 
 
-def _out(session: DbSession, activity: Activity, caller: Principal | None = None) -> ActivityOut:
+def report_due_at(settings: Settings, activity: Activity) -> datetime:
+    return activity.ends_at + timedelta(days=settings.activity_report_days)
+
+
+def _out(
+    session: DbSession, settings: Settings, activity: Activity, caller: Principal | None = None
+) -> ActivityOut:
     mine = None
     if caller is not None and caller.volunteer is not None:
         mine = session.exec(
@@ -48,7 +53,13 @@ def _out(session: DbSession, activity: Activity, caller: Principal | None = None
         ).first()
     data = {k: getattr(activity, k) for k in ActivityOut.model_fields if hasattr(activity, k)}
     data["location"] = activity.location()
-    return ActivityOut(**data, my_signup=mine)
+    due = report_due_at(settings, activity)
+    overdue = (
+        activity.filed_at is None
+        and activity.status != ActivityStatus.CANCELLED.value
+        and utcnow() > due
+    )
+    return ActivityOut(**data, report_due_at=due, report_overdue=overdue, my_signup=mine)
 
 
 def _signups(session: DbSession, activity: Activity) -> list[SignupOut]:
@@ -73,18 +84,23 @@ def _mine(session: DbSession, activity: Activity, caller: Principal) -> SignupOu
 
 @router.post("/teams/{team_id}/activities", response_model=ActivityOut, status_code=201)
 def publish_activity(
-    team_id: uuid.UUID, body: ActivityCreate, session: DbSession, caller: CurrentPrincipal
+    team_id: uuid.UUID,
+    body: ActivityCreate,
+    session: DbSession,
+    settings: AppSettings,
+    caller: CurrentPrincipal,
 ) -> ActivityOut:
     """The team leader (or a site admin over the team) publishes an activity, on its own or for
     an order the team holds: its members sign up until the deadline."""
     activity = service.publish(session, caller, team_id, body)
     session.commit()
-    return _out(session, activity, caller)
+    return _out(session, settings, activity, caller)
 
 
 @router.get("/activities", response_model=Page[ActivityOut])
 def list_activities(
     session: DbSession,
+    settings: AppSettings,
     caller: CurrentPrincipal,
     page: PageQuery,
     region: Annotated[str | None, Query(description="A region's subtree")] = None,
@@ -101,25 +117,70 @@ def list_activities(
     if starting_after is not None:
         stmt = stmt.where(col(Activity.starts_at) > starting_after)
     rows, cursor = paginate(session, stmt, key=col(Activity.id), params=page, parse_key=uuid.UUID)
-    return Page(items=[_out(session, a, caller) for a in rows], next_cursor=cursor)
+    return Page(items=[_out(session, settings, a, caller) for a in rows], next_cursor=cursor)
+
+
+def _admin_scope(session: DbSession, admin: Principal, region: str | None) -> RegionScope:
+    if region is None:
+        return admin.admin_scope
+    return admin.admin_scope.narrowed_to(get_region(session, region).code)
+
+
+@router.get("/activities/overdue-teams", response_model=list[TeamWithoutActivity])
+def overdue_teams(
+    session: DbSession,
+    admin: AnyAdmin,
+    region: Annotated[str | None, Query(description="Narrow to a region's subtree")] = None,
+    month: Annotated[
+        str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM, China time")
+    ] = None,
+) -> list[TeamWithoutActivity]:
+    """Active teams in the admin's region without a confirmed activity in the month (default:
+    this month): each team is expected to hold at least one a month."""
+    rows = queries.teams_without_activity(
+        session, _admin_scope(session, admin, region), month or queries.this_month()
+    )
+    return [
+        TeamWithoutActivity(
+            team_id=team.id, name=team.name, region_code=team.region_code, last_activity_at=last
+        )
+        for team, last in rows
+    ]
+
+
+@router.get("/activities/overdue-reports", response_model=list[ActivityOut])
+def overdue_reports(
+    session: DbSession,
+    settings: AppSettings,
+    admin: AnyAdmin,
+    region: Annotated[str | None, Query(description="Narrow to a region's subtree")] = None,
+    team_id: uuid.UUID | None = None,
+) -> list[ActivityOut]:
+    """Activities in the admin's region whose record (志愿服务活动记录表) was not filed within
+    `DIANDAN_ACTIVITY_REPORT_DAYS` after they ended."""
+    scope = _admin_scope(session, admin, region)
+    rows = queries.reports_overdue(session, scope, settings.activity_report_days, team_id)
+    return [_out(session, settings, a) for a in rows]
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityOut)
 def read_activity(
-    activity_id: uuid.UUID, session: DbSession, caller: CurrentPrincipal
+    activity_id: uuid.UUID, session: DbSession, settings: AppSettings, caller: CurrentPrincipal
 ) -> ActivityOut:
-    return _out(session, service.get_activity(session, activity_id), caller)
+    return _out(session, settings, service.get_activity(session, activity_id), caller)
 
 
 @router.post("/activities/{activity_id}/signups", response_model=ActivityOut, status_code=201)
-def sign_up(activity_id: uuid.UUID, session: DbSession, caller: CurrentPrincipal) -> ActivityOut:
+def sign_up(
+    activity_id: uuid.UUID, session: DbSession, settings: AppSettings, caller: CurrentPrincipal
+) -> ActivityOut:
     """An approved member of the team takes a place, while places last (never more than the
     capacity, however many sign up at once)."""
     activity = service.get_activity(session, activity_id)
     service.sign_up(session, caller, activity)
     session.commit()
     session.refresh(activity)
-    return _out(session, activity, caller)
+    return _out(session, settings, activity, caller)
 
 
 @router.delete("/activities/{activity_id}/signups/me", status_code=204)
@@ -207,23 +268,34 @@ def confirm_attendance(
 
 @router.put("/activities/{activity_id}/report", response_model=ActivityOut)
 def file_report(
-    activity_id: uuid.UUID, body: ActivityReport, session: DbSession, caller: CurrentPrincipal
+    activity_id: uuid.UUID,
+    body: ActivityReport,
+    session: DbSession,
+    settings: AppSettings,
+    caller: CurrentPrincipal,
 ) -> ActivityOut:
     """File the activity record (志愿服务活动记录表)."""
     activity = service.file_report(
         session, caller, service.get_activity(session, activity_id), body
     )
     session.commit()
-    return _out(session, activity, caller)
+    return _out(session, settings, activity, caller)
 
 
-REPORT_FIELDS = [
-    ("title", "活动名称"), ("organiser", "组织单位"), ("leading_official", "带队领导"),
-    ("starts_at", "开始时间"), ("ends_at", "结束时间"), ("place", "活动地点"),
-    ("party_members", "参加党员人数"), ("unit_party_members", "本单位党员总数"),
-    ("volunteers", "参加志愿者人数"), ("total_hours", "服务总时长"), ("report", "服务内容"),
-    ("photo_url", "活动照片"), ("notes", "备注"), ("filed_at", "填报时间"),
-]  # fmt: skip
+@router.post("/activities/{activity_id}/cancel", response_model=ActivityOut)
+def cancel_activity(
+    activity_id: uuid.UUID,
+    body: Cancellation,
+    session: DbSession,
+    settings: AppSettings,
+    caller: CurrentPrincipal,
+) -> ActivityOut:
+    """The team leader or a site admin over the team calls the activity off, with a reason;
+    everyone signed up is notified. Refused (409) once attendance is confirmed."""
+    activity = service.get_activity(session, activity_id)
+    service.cancel(session, caller, activity, body.reason)
+    session.commit()
+    return _out(session, settings, activity, caller)
 
 
 @router.get(
@@ -233,31 +305,20 @@ REPORT_FIELDS = [
 def export_report(
     activity_id: uuid.UUID,
     session: DbSession,
+    settings: AppSettings,
     caller: CurrentPrincipal,
     format_: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
 ) -> Response:
-    """The activity record as JSON or CSV (Chinese headers), with its attendance and hours."""
+    """The activity record as JSON or CSV (Chinese headers), with its filing deadline and its
+    attendance: each volunteer, check-in and check-out, recorded hours."""
     activity = service.get_activity(session, activity_id)
     service.require_manager(caller, get_team(session, activity.team_id))
-    volunteers, minutes = session.exec(
-        select(
-            func.count(func.distinct(ServiceRecord.volunteer_id)),
-            func.coalesce(func.sum(ServiceRecord.minutes), 0),
-        ).where(col(ServiceRecord.activity_id) == activity.id)
-    ).one()
-    record: dict[str, Any] = {name: getattr(activity, name, None) for name, _ in REPORT_FIELDS}
-    record |= {"volunteers": int(volunteers), "total_hours": round(int(minutes) / 60, 2)}
-    record = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in record.items()}
+    record = export.record_of(session, activity, report_due_at(settings, activity))
+    attendance = export.attendance_of(session, activity, _signups(session, activity))
     if format_ == "json":
-        attendance = [s.model_dump(mode="json") for s in _signups(session, activity)]
-        body = json.dumps({"record": record, "attendance": attendance}, ensure_ascii=False)
-        return Response(body, media_type="application/json")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([label for _, label in REPORT_FIELDS])
-    writer.writerow(["" if record[name] is None else record[name] for name, _ in REPORT_FIELDS])
+        return Response(export.as_json(record, attendance), media_type="application/json")
     return Response(
-        "\ufeff" + out.getvalue(),
+        export.as_csv(record, attendance),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="activity-{activity.id}.csv"'},
     )

@@ -37,7 +37,26 @@ class ActivityOut(BaseModel):
     capacity: int
     signed_up: int
     status: str
+    confirmed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    filed_at: datetime | None = Field(default=None, description="When the record was filed")
+    report_due_at: datetime = Field(
+        description="The activity record is due `DIANDAN_ACTIVITY_REPORT_DAYS` after the end"
+    )
+    report_overdue: bool = Field(description="Not filed by its due time (and not cancelled)")
     my_signup: str | None = Field(default=None, description="The caller's sign-up, if any")
+
+
+class Cancellation(BaseModel):
+    reason: str = Field(min_length=2, max_length=500, examples=["暴雨预警,活动取消"])
+
+
+class TeamWithoutActivity(BaseModel):
+    team_id: uuid.UUID
+    name: str
+    region_code: str
+    last_activity_at: datetime | None = Field(description="Its last confirmed activity's start")
 
 
 class CheckIn(BaseModel):
@@ -76,8 +95,12 @@ class SignupOut(BaseModel):
     check_in_by: str | None
 
 
+class AttendanceOut(SignupOut):
+    hours: float | None = Field(description="Recorded hours (after amendments); None: none yet")
+
+
 class ActivityReport(BaseModel):
-    """志愿服务活动记录表: filed within three days after the activity."""
+    """志愿服务活动记录表: due `DIANDAN_ACTIVITY_REPORT_DAYS` (3) days after the activity."""
 
     organiser: str = Field(min_length=1, max_length=100, description="组织单位")
     leading_official: str = Field(min_length=1, max_length=50, description="带队领导")

@@ -26,12 +26,16 @@ from app.common.geo import haversine_km
 from app.common.location import Location, location_columns
 from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.notifications.outbox import notify
 from app.orders.models import Order
+from app.orders.states import OrderStatus
 from app.records.entry import may_record_for
 from app.records.ledger import RecordDraft, china_date, land_records
 from app.records.models import RecordSource
+from app.scoring import team_stats
 from app.teams.models import Team
 from app.teams.service import get_team
+from app.volunteers.models import Volunteer
 
 CHECK_IN_OPENS = timedelta(hours=1)  # before the start
 CHECK_OUT_CLOSES = timedelta(hours=2)  # after the end
@@ -64,11 +68,7 @@ def publish(
             code="bad_times",
         )
     if data.order_id is not None:
-        order = session.get(Order, data.order_id)
-        if order is None or order.team_id != team.id:
-            raise Invalid(
-                "该点单不由本队承接 / the order is not this team's", code="not_team_order"
-            )
+        _require_held_order(session, team, data.order_id)
     activity = Activity(
         team_id=team.id,
         order_id=data.order_id,
@@ -87,6 +87,25 @@ def publish(
     session.add(activity)
     session.flush()
     return activity
+
+
+HOLDING = frozenset({OrderStatus.ACCEPTED.value, OrderStatus.IN_SERVICE.value})
+
+
+def _require_held_order(session: Session, team: Team, order_id: uuid.UUID) -> None:
+    """An activity serves an order only while the publishing team holds it (accepted or in
+    service)."""
+    order = session.get(Order, order_id)
+    if order is None:
+        raise Invalid("未找到该点单 / no such order", code="order_not_found")
+    if order.team_id not in (None, team.id):
+        raise Forbidden("该点单不由本队承接 / the order is not this team's", code="not_team_order")
+    if order.status not in HOLDING:
+        raise Conflict(
+            "点单须已接单或服务中 / the order must be accepted or in service",
+            code="order_not_held",
+            current_state=order.status,
+        )
 
 
 def get_activity(session: Session, activity_id: uuid.UUID) -> Activity:
@@ -341,7 +360,54 @@ def confirm(
             )
         )
     land_records(session, settings, drafts)
+    team_stats.record_activity(
+        session, settings, activity.team_id, (activity.starts_at + CHINA).date()
+    )
     return len(drafts)
+
+
+def cancel(session: Session, caller: Principal, activity: Activity, reason: str) -> Activity:
+    """The leader or a site admin calls the activity off (never once attendance is confirmed);
+    everyone signed up hears of it through the outbox."""
+    require_manager(caller, get_team(session, activity.team_id))
+    now = utcnow()
+    moved = session.execute(
+        update(Activity)
+        .where(
+            col(Activity.id) == activity.id, col(Activity.status) == ActivityStatus.PUBLISHED.value
+        )
+        .values(status=ActivityStatus.CANCELLED.value, cancelled_at=now, cancel_reason=reason)
+    ).rowcount  # type: ignore[attr-defined]
+    if not moved:
+        session.refresh(activity)
+        raise Conflict(
+            "活动已确认或已取消 / already confirmed or cancelled",
+            code="not_cancellable",
+            current_state=activity.status,
+        )
+    recipients = session.exec(
+        select(Volunteer.user_id)
+        .join(ActivitySignup, col(ActivitySignup.volunteer_id) == col(Volunteer.id))
+        .where(
+            ActivitySignup.activity_id == activity.id,
+            ActivitySignup.status == SignupStatus.SIGNED_UP.value,
+            col(Volunteer.user_id).is_not(None),
+        )
+    ).all()
+    notify(
+        session,
+        topic="activity.cancelled",
+        recipients=[user_id for user_id in recipients if user_id is not None],
+        payload={
+            "activity_id": str(activity.id),
+            "title": activity.title,
+            "starts_at": activity.starts_at.isoformat(),
+            "reason": reason,
+        },
+    )
+    session.flush()
+    session.refresh(activity)
+    return activity
 
 
 def file_report(

@@ -1,21 +1,46 @@
 """The certificate as a PDF: A4, Chinese text in the standard CJK font STSong-Light (a PDF
-base font that readers supply, so nothing is embedded), and a QR code of the verification URL."""
+base font that readers supply, so nothing is embedded), and a QR code of the verification URL,
+embedded as a lossless black-and-white image (QR_SCALE pixels a module, a quiet zone of
+QR_BORDER modules)."""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
-from reportlab.graphics import renderPDF
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
+from PIL import Image
+from reportlab.graphics.barcode import qrencoder
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+QR_SCALE = 4
+QR_BORDER = 4
+QR_SIZE = 110  # points on the page
+
+
+def qr_modules(text: str) -> list[list[bool]]:
+    """The QR code's modules (True: dark), error correction level M."""
+    code = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+    code.addData(text)
+    code.make()
+    return [[bool(module) for module in row] for row in code.modules]
+
+
+def qr_image(text: str) -> Image.Image:
+    modules = qr_modules(text)
+    side = (len(modules) + 2 * QR_BORDER) * QR_SCALE
+    image = Image.new("1", (side, side), 1)
+    for r, row in enumerate(modules):
+        for c, dark in enumerate(row):
+            if dark:
+                left, top = (c + QR_BORDER) * QR_SCALE, (r + QR_BORDER) * QR_SCALE
+                image.paste(0, (left, top, left + QR_SCALE, top + QR_SCALE))
+    return image
 
 
 def render(content: dict[str, Any], verify_url: str) -> bytes:
@@ -48,6 +73,7 @@ def render(content: dict[str, Any], verify_url: str) -> bytes:
         f"出具单位:{issuer['organisation']}",
         f"负责人:{issuer['person_in_charge'] or '—'}    经办人:{issuer['handler']}",
         f"联系方式:{issuer['contact'] or '—'}",
+        f"备注:{content.get('notes') or '—'}",
         f"验证码:{content['verification_code']}(扫描二维码或访问 {verify_url} 核验)",
     ]
     for line in lines:
@@ -57,8 +83,6 @@ def render(content: dict[str, Any], verify_url: str) -> bytes:
             y = height - 80
         page.drawString(60, y, line)
         y -= 20
-    qr = Drawing(110, 110)
-    qr.add(QrCodeWidget(verify_url, barWidth=110, barHeight=110))
-    renderPDF.draw(qr, page, width - 170, 60)
+    page.drawImage(ImageReader(qr_image(verify_url)), width - 170, 60, QR_SIZE, QR_SIZE)
     page.save()
     return buffer.getvalue()

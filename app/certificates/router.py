@@ -23,8 +23,9 @@ router = APIRouter(tags=["certificates"], responses=PROBLEM_RESPONSES)
 class CertificateCreate(BaseModel):
     since: date | None = Field(default=None, description="From this service date (default: all)")
     until: date | None = Field(default=None, description="Up to this date (default: today)")
-    person_in_charge: str = Field(default="", max_length=50, description="负责人")
-    contact: str = Field(default="", max_length=50, description="联系方式")
+    person_in_charge: str = Field(min_length=1, max_length=50, description="负责人 (required)")
+    contact: str = Field(min_length=1, max_length=50, description="联系方式 (required)")
+    notes: str = Field(default="", max_length=200, description="备注")
 
 
 class CertificateOut(BaseModel):
@@ -105,6 +106,7 @@ def issue_certificate(
         until=body.until,
         person_in_charge=body.person_in_charge,
         contact=body.contact,
+        notes=body.notes,
     )
     session.commit()
     return _out(settings, certificate)

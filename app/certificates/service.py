@@ -100,6 +100,7 @@ def issue(
     until: date | None,
     person_in_charge: str,
     contact: str,
+    notes: str,
 ) -> Certificate:
     today = china_today()
     until = min(until or today, today)
@@ -130,6 +131,7 @@ def issue(
             "handler": actor.display_name,
             "contact": contact,
         },
+        "notes": notes,
     }
     certificate = Certificate(
         code=code,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -16,12 +16,17 @@ from app.scoring.rules import ScoreBreakdown, TeamCounts, team_score
 MONTHS_KEPT = 12
 
 
+CHINA = timedelta(hours=8)  # months are China's calendar months
+
+
 def _month(when: datetime) -> str:
-    return f"{when.year:04d}-{when.month:02d}"
+    china = when.astimezone(UTC) + CHINA
+    return f"{china.year:04d}-{china.month:02d}"
 
 
 def _recent_months(months: list[str], now: datetime) -> int:
-    index_now = now.year * 12 + now.month - 1
+    china = now.astimezone(UTC) + CHINA
+    index_now = china.year * 12 + china.month - 1
     recent = 0
     for month in set(months):
         year, number = (int(part) for part in month.split("-"))
@@ -83,13 +88,26 @@ def record_accept(session: Session, settings: Settings, team_id: uuid.UUID, seco
     _rescore(stats, settings, now)
 
 
+def _mark_month(stats: TeamStats, month: str) -> None:
+    if month not in stats.served_months:
+        stats.served_months = sorted([*stats.served_months, month])[-MONTHS_KEPT:]
+
+
 def record_completion(session: Session, settings: Settings, team_id: uuid.UUID) -> None:
     now = utcnow()
     stats = _locked_stats(session, team_id)
     stats.orders_completed += 1
-    month = _month(now)
-    if month not in stats.served_months:
-        stats.served_months = sorted([*stats.served_months, month])[-MONTHS_KEPT:]
+    _mark_month(stats, _month(now))
+    _rescore(stats, settings, now)
+
+
+def record_activity(
+    session: Session, settings: Settings, team_id: uuid.UUID, held_on: date
+) -> None:
+    """A confirmed activity: the month it was held in (China time) counts for regularity."""
+    now = utcnow()
+    stats = _locked_stats(session, team_id)
+    _mark_month(stats, f"{held_on.year:04d}-{held_on.month:02d}")
     _rescore(stats, settings, now)
 
 
