@@ -361,7 +361,7 @@ def confirm(
         )
     land_records(session, settings, drafts)
     team_stats.record_activity(
-        session, settings, activity.team_id, (activity.starts_at + CHINA).date()
+        session, settings, activity.team_id, china_date(activity.starts_at)
     )
     return len(drafts)
 
