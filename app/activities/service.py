@@ -33,6 +33,7 @@ from app.records.entry import may_record_for
 from app.records.ledger import RecordDraft, china_date, land_records
 from app.records.models import RecordSource
 from app.scoring import team_stats
+from app.sync.capture import report_core_write
 from app.teams.models import Team
 from app.teams.service import get_team
 from app.volunteers.models import Volunteer
@@ -156,6 +157,7 @@ def sign_up(session: Session, caller: Principal, activity: Activity) -> Activity
         raise Conflict(
             "名额已满 / the activity is full", code="activity_full", current_state="full"
         )
+    report_core_write(session, Activity, [activity.id], fields=["signed_up"])
     if existing is None:
         existing = ActivitySignup(activity_id=activity.id, volunteer_id=volunteer.id)
     existing.status = SignupStatus.SIGNED_UP.value
@@ -184,6 +186,7 @@ def cancel_signup(session: Session, caller: Principal, activity: Activity) -> No
             .where(col(Activity.id) == activity.id)
             .values(signed_up=col(Activity.signed_up) - 1)
         )
+        report_core_write(session, Activity, [activity.id], fields=["signed_up"])
     session.flush()
 
 
@@ -305,6 +308,7 @@ def confirm(
             code="not_open",
             current_state=activity.status,
         )
+    report_core_write(session, Activity, [activity.id], fields=["status", "confirmed_at"])
     signups = {
         s.volunteer_id: s
         for s in session.exec(

@@ -27,6 +27,7 @@ from app.orders.models import Order, OrderEvent
 from app.orders.states import OrderStatus
 from app.regions.codes import ancestors
 from app.regions.scope import RegionScope
+from app.sync.capture import report_core_write
 from app.teams.models import MemberRole, Team, TeamMember, TeamSpecialty, TeamStatus
 from app.volunteers.models import Volunteer
 
@@ -107,6 +108,9 @@ def plan(
     return candidates, free, outcome
 
 
+MOVED = ("status", "dispatch_mode", "accept_due_at", "updated_at", "last_event_seq")
+
+
 def assign_batch(
     *,
     session: Session,
@@ -171,6 +175,8 @@ def _offer_in_bulk(
             .execution_options(synchronize_session=False)
         ).all()
         seqs.update({order_id: seq for order_id, seq in moved})
+    # The moves and their events bypass the ORM: report the moved orders to the feed.
+    report_core_write(session, Order, seqs, fields=MOVED)
     names = {c.team.team_id: c.team.name for ranked in candidates for c in ranked}
     leaders = dict(
         session.execute(

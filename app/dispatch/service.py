@@ -30,6 +30,7 @@ from app.orders.states import OrderStatus
 from app.regions.codes import ancestors
 from app.scoring import team_stats
 from app.scoring.models import TeamStats
+from app.sync.capture import report_core_write
 from app.teams.models import Team, TeamSpecialty, TeamStatus
 
 GRAB_MAX_TEAMS = 50
@@ -156,11 +157,13 @@ def _withdraw_open_offers(
 
 
 def _release_team(session: Session, team_id: uuid.UUID) -> None:
-    session.execute(
+    released = session.execute(
         update(Team)
         .where(col(Team.id) == team_id, col(Team.active_orders) > 0)
         .values(active_orders=col(Team.active_orders) - 1)
-    )
+    ).rowcount  # type: ignore[attr-defined]
+    if released:
+        report_core_write(session, Team, [team_id], fields=["active_orders"])
 
 
 def _create_offers(
@@ -401,6 +404,7 @@ def accept(*, session: Session, settings: Settings, actor: Principal, order_id: 
             code="team_full",
             current_state=order.status,
         )
+    report_core_write(session, Team, [offer.team_id], fields=["active_orders"])
     team_stats.record_accept(
         session, settings, offer.team_id, (now - offer.offered_at).total_seconds()
     )

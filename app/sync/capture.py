@@ -1,9 +1,13 @@
-"""Changes are captured from the ORM's flushes, so no write path can forget to report one.
+"""Changes are captured from the ORM's flushes, and from the Core statements that bypass them.
 
 Each flush adds one multi-row INSERT into `change_event`, after the flush's own statements and in
 the same transaction: a rolled-back write reports nothing. Order moves are compare-and-set
 statements outside the ORM's unit of work, but each writes an `OrderEvent` row through it, so an
 order's new event reports the order as changed.
+
+A Core `update()`/`insert()` on a tracked table (a compare-and-set, a counter, a bulk write) is
+invisible to the flush: the code that runs it calls `report_core_write` right after it, with the
+ids it wrote, and the change row lands in the same transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from app.common.clock import utcnow
 from app.common.orm import already_loaded
 from app.orders.models import Order, OrderEvent
 from app.records.models import ServiceRecord
-from app.sync.models import ChangeEvent
+from app.sync.models import OPS, ChangeEvent
 from app.teams.models import Team, TeamMember
 from app.volunteers.models import Volunteer
 
@@ -76,6 +80,41 @@ TRACKED: dict[type[SQLModel], Tracked] = {
 def track(model: type[SQLModel], tracked: Tracked) -> None:
     """Register another kind of row for the feed (domain packages call this at import)."""
     TRACKED[model] = tracked
+
+
+def report_core_write(
+    session: Session,
+    model: type[SQLModel],
+    ids: Iterable[Any],
+    *,
+    op: str = "update",
+    fields: Iterable[str],
+) -> None:
+    """Report rows of `model` that a Core statement wrote, one change each, in this transaction.
+
+    Call it after the statement, with the ids it really wrote (after the row-count check of a
+    compare-and-set). Regions are read from the rows.
+    """
+    if op not in OPS:
+        raise ValueError(f"unknown op {op!r}")
+    tracked = TRACKED[model]
+    now = utcnow()
+    changed = sorted(set(fields))
+    rows = []
+    for entity_id, key in sorted({str(i): i for i in ids}.items()):
+        row = session.get(model, key)  # the session's copy if it holds one
+        rows.append(
+            {
+                "entity": tracked.entity,
+                "entity_id": entity_id,
+                "op": op,
+                "region_code": tracked.region(session, row) if row is not None else None,
+                "fields": changed,
+                "changed_at": now,
+            }
+        )
+    if rows:
+        session.connection().execute(insert(ChangeEvent), rows)
 
 
 def _changed_fields(row: Any) -> list[str]:

@@ -42,11 +42,11 @@ def list_changes(
     ] = None,
     region: Annotated[str | None, Query(description="Only this region's subtree")] = None,
 ) -> ChangePage:
-    """Every create, update and delete of volunteers, teams, memberships, service records and
-    orders, in commit order. Start without a cursor; keep `next_cursor` and pass it back to
-    resume: no change is skipped or repeated. Payloads are thin (what changed, where); fetch the
-    rows through the API. Site admins see the changes of their region; API keys need
-    `changes:read` and see their region's."""
+    """Every create, update and delete of volunteers, teams, memberships, service records,
+    orders and activities, in commit order. Start without a cursor; keep `next_cursor` and pass
+    it back to resume: no change is skipped or repeated. Payloads are thin (what changed,
+    where); fetch the rows through the API. Site admins see the changes of their region; API
+    keys need `changes:read` and see their region's."""
     after = _cursor(cursor)
     if entity and not set(entity) <= set(ENTITIES):
         raise Invalid(f"未知的类型 / entity must be among {', '.join(ENTITIES)}", code="bad_entity")

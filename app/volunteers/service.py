@@ -16,6 +16,7 @@ from app.common.crypto import SensitiveCodec
 from app.common.identity import mask_id_number, mask_phone, normalize_id_number
 from app.errors import Conflict, Invalid, NotFound
 from app.regions.queries import get_region
+from app.sync.capture import report_core_write
 from app.teams.models import TeamMember
 from app.volunteers.models import Volunteer, VolunteerStatus
 from app.volunteers.schemas import VolunteerCreate, VolunteerPersonal, VolunteerUpdate
@@ -25,6 +26,7 @@ REVIEWABLE_FROM = {
     VolunteerStatus.APPROVED: (VolunteerStatus.PENDING, VolunteerStatus.REJECTED),
     VolunteerStatus.REJECTED: (VolunteerStatus.PENDING,),
 }
+REVIEWED = ("status", "review_reason", "reviewed_by_id", "reviewed_at", "updated_at")
 
 
 def can_see(principal: Principal, volunteer: Volunteer, session: Session) -> bool:
@@ -161,6 +163,7 @@ def review(
             code="invalid_state",
             current_state=volunteer.status,
         )
+    report_core_write(session, Volunteer, [volunteer.id], fields=REVIEWED)
     return volunteer
 
 
