@@ -24,7 +24,7 @@ from app.scoring.models import StarGrant, TeamStats, TeamTotal, VolunteerTotal
 from app.sites.models import Site
 from app.sync.models import ChangeEvent, ChangeFeedHead
 from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty
-from app.volunteers.models import Volunteer
+from app.volunteers.models import Volunteer, VolunteerTransfer
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "User",
     "Volunteer",
     "VolunteerTotal",
+    "VolunteerTransfer",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

@@ -392,6 +392,20 @@ MATRIX: list[Row] = [
         for who in ("member", "pending")
     ),
     Row(
+        "POST /volunteers/{A member}/transfer",
+        lambda s, u: Call(
+            "POST",
+            f"/volunteers/{s.a.member_volunteer.id}/transfer",
+            {"region_code": NEW_VILLAGE_B, "reason": "乙方迁走"},
+        ),
+        everyone(NO_VOLUNTEER),
+    ),
+    Row(
+        "GET /volunteers/{A member}/transfers",
+        _on_a_volunteer("member", "/transfers"),
+        everyone(NO_VOLUNTEER),
+    ),
+    Row(
         "POST /volunteers/{A pending}/approve",
         lambda s, u: Call("POST", f"/volunteers/{s.a.pending.id}/approve", {"note": "乙批"}),
         by_kind(admins=NO_VOLUNTEER, others=ADMIN_REQUIRED),
@@ -942,6 +956,11 @@ SIGNED_IN_ROUTES: list[tuple[str, str, Callable[[Scene], Call]]] = [
      lambda s: Call("PATCH", f"/volunteers/{s.a.member_volunteer.id}", {"skills": []})),
     ("GET", "/volunteers/{volunteer_id}/personal",
      lambda s: Call("GET", f"/volunteers/{s.a.member_volunteer.id}/personal")),
+    ("POST", "/volunteers/{volunteer_id}/transfer",
+     lambda s: Call("POST", f"/volunteers/{s.a.member_volunteer.id}/transfer",
+                    {"region_code": NEW_VILLAGE_A, "reason": "匿名迁移"})),
+    ("GET", "/volunteers/{volunteer_id}/transfers",
+     lambda s: Call("GET", f"/volunteers/{s.a.member_volunteer.id}/transfers")),
     ("POST", "/volunteers/{volunteer_id}/approve",
      lambda s: Call("POST", f"/volunteers/{s.a.pending.id}/approve")),
     ("POST", "/volunteers/{volunteer_id}/reject",
