@@ -21,6 +21,7 @@ from app.points.models import (
 from app.records.models import CorrectionRequest, ServiceRecord
 from app.regions.models import Region
 from app.scoring.models import StarGrant, TeamStats, TeamTotal, VolunteerTotal
+from app.scoring.star_models import StarApplication, StarNotice, StarThresholds
 from app.sites.models import Site
 from app.sync.models import ChangeEvent, ChangeFeedHead
 from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty
@@ -57,7 +58,10 @@ __all__ = [
     "ServiceRecord",
     "Site",
     "SmsCode",
+    "StarApplication",
     "StarGrant",
+    "StarNotice",
+    "StarThresholds",
     "Team",
     "TeamMember",
     "TeamSpecialty",

@@ -10,6 +10,7 @@ villages of its township, a center's admin the county, a platform admin everythi
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -251,6 +252,14 @@ def _on_a_volunteer(who: str, suffix: str) -> CallFor:
     return lambda s, u: Call("GET", f"/volunteers/{_a_volunteer(s, who).id}{suffix}")
 
 
+def _star_decision(verb: str) -> CallFor:
+    return lambda s, u: Call(
+        "POST",
+        f"/volunteers/{s.a.member_volunteer.id}/star-applications/{uuid.uuid4()}/{verb}",
+        {"reason": "乙方审核"},
+    )
+
+
 MATRIX: list[Row] = [
     # sites
     Row(
@@ -404,6 +413,34 @@ MATRIX: list[Row] = [
         "GET /volunteers/{A member}/transfers",
         _on_a_volunteer("member", "/transfers"),
         everyone(NO_VOLUNTEER),
+    ),
+    Row(
+        "POST /volunteers/{A member}/star-applications",
+        lambda s, u: Call("POST", f"/volunteers/{s.a.member_volunteer.id}/star-applications", {}),
+        everyone(NO_VOLUNTEER),
+    ),
+    Row(
+        "GET /volunteers/{A member}/star-applications",
+        _on_a_volunteer("member", "/star-applications"),
+        everyone(NO_VOLUNTEER),
+    ),
+    *(
+        Row(
+            f"POST /volunteers/{{A member}}/star-applications/{{id}}/{verb}",
+            _star_decision(verb),
+            everyone(NO_VOLUNTEER),
+        )
+        for verb in ("approve", "reject")
+    ),
+    Row(
+        "PUT /regions/{A county}/star-thresholds",
+        lambda s, u: Call("PUT", f"/regions/{COUNTY_A}/star-thresholds", {"hours": [1, 2]}),
+        SITE_RULE,
+    ),
+    Row(
+        "DELETE /regions/{A county}/star-thresholds",
+        lambda s, u: Call("DELETE", f"/regions/{COUNTY_A}/star-thresholds"),
+        SITE_RULE,
     ),
     Row(
         "POST /volunteers/{A pending}/approve",
@@ -961,6 +998,22 @@ SIGNED_IN_ROUTES: list[tuple[str, str, Callable[[Scene], Call]]] = [
                     {"region_code": NEW_VILLAGE_A, "reason": "匿名迁移"})),
     ("GET", "/volunteers/{volunteer_id}/transfers",
      lambda s: Call("GET", f"/volunteers/{s.a.member_volunteer.id}/transfers")),
+    ("GET", "/regions/{code}/star-thresholds",
+     lambda s: Call("GET", f"/regions/{COUNTY_A}/star-thresholds")),
+    ("PUT", "/regions/{code}/star-thresholds",
+     lambda s: Call("PUT", f"/regions/{COUNTY_A}/star-thresholds", {"hours": [1, 2]})),
+    ("DELETE", "/regions/{code}/star-thresholds",
+     lambda s: Call("DELETE", f"/regions/{COUNTY_A}/star-thresholds")),
+    ("POST", "/volunteers/{volunteer_id}/star-applications",
+     lambda s: Call("POST", f"/volunteers/{s.a.member_volunteer.id}/star-applications", {})),
+    ("GET", "/volunteers/{volunteer_id}/star-applications",
+     lambda s: Call("GET", f"/volunteers/{s.a.member_volunteer.id}/star-applications")),
+    ("POST", "/volunteers/{volunteer_id}/star-applications/{application_id}/approve",
+     lambda s: Call("POST", f"/volunteers/{s.a.member_volunteer.id}/star-applications/"
+                    f"{s.a.member_volunteer.id}/approve", {"reason": "匿名审核"})),
+    ("POST", "/volunteers/{volunteer_id}/star-applications/{application_id}/reject",
+     lambda s: Call("POST", f"/volunteers/{s.a.member_volunteer.id}/star-applications/"
+                    f"{s.a.member_volunteer.id}/reject", {"reason": "匿名审核"})),
     ("POST", "/volunteers/{volunteer_id}/approve",
      lambda s: Call("POST", f"/volunteers/{s.a.pending.id}/approve")),
     ("POST", "/volunteers/{volunteer_id}/reject",
