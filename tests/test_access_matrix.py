@@ -1014,6 +1014,7 @@ SIGNED_IN_ROUTES: list[tuple[str, str, Callable[[Scene], Call]]] = [
     ("POST", "/volunteers/{volunteer_id}/star-applications/{application_id}/reject",
      lambda s: Call("POST", f"/volunteers/{s.a.member_volunteer.id}/star-applications/"
                     f"{s.a.member_volunteer.id}/reject", {"reason": "匿名审核"})),
+    ("GET", "/star-applications", lambda s: Call("GET", "/star-applications")),
     ("POST", "/volunteers/{volunteer_id}/approve",
      lambda s: Call("POST", f"/volunteers/{s.a.pending.id}/approve")),
     ("POST", "/volunteers/{volunteer_id}/reject",
@@ -1033,6 +1034,7 @@ COVERED_GROUPS = {
     "teams",
     "volunteers",
     "projects",
+    "star-applications",
 }
 
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
+from sqlmodel import col, select
 
 from app.auth.deps import AnyAdmin, AppSettings, CurrentPrincipal
+from app.common.pagination import Page, PageQuery, paginate
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES
 from app.regions.queries import get_region
 from app.scoring import star_applications, star_thresholds
-from app.scoring.star_models import StarApplication
+from app.scoring.star_models import StarApplication, StarApplicationStatus
+from app.volunteers.models import Volunteer
 from app.volunteers.service import get_visible
 
 router = APIRouter(tags=["scoring"], responses=PROBLEM_RESPONSES)
@@ -193,3 +197,27 @@ def reject_star_application(
 ) -> ApplicationOut:
     """Refuse the application with a reason; the volunteer is told and may apply again."""
     return _decide(volunteer_id, application_id, body, session, settings, caller, approve=False)
+
+
+@router.get("/star-applications", response_model=Page[ApplicationOut])
+def star_application_queue(
+    session: DbSession,
+    caller: AnyAdmin,
+    page: PageQuery,
+    status_: Annotated[StarApplicationStatus | None, Query(alias="status")] = (
+        StarApplicationStatus.PENDING
+    ),
+) -> Page[ApplicationOut]:
+    """An admin's review queue: applications of the volunteers in their region (pending by
+    default), oldest first."""
+    stmt = (
+        select(StarApplication)
+        .join(Volunteer, col(Volunteer.id) == col(StarApplication.volunteer_id))
+        .where(caller.admin_scope.filter(col(Volunteer.region_code)))
+    )
+    if status_ is not None:
+        stmt = stmt.where(StarApplication.status == status_.value)
+    rows, cursor = paginate(
+        session, stmt, key=col(StarApplication.id), params=page, parse_key=uuid.UUID
+    )
+    return Page(items=[_application(a) for a in rows], next_cursor=cursor)

@@ -218,3 +218,27 @@ def test_a_grant_stands_but_is_flagged_when_an_amendment_lowers_the_hours(
     )
     assert lowered.status_code == 201, lowered.text
     assert lowered.json()["above_eligible"] is False
+
+
+def test_the_review_queue_holds_the_applications_of_the_admins_region(
+    ow: OrderWorld, client: TestClient, make: Factory, settings: Settings
+) -> None:
+    settings.star_thresholds_hours = [1, 3, 6]
+    w = ow.world
+    post(client, make, w.leader, entry(w, hours=1.5))
+    applied = _apply(client, make, w).json()
+    other = make.world("140803000000")
+
+    def queue(user: Any, query: str = "") -> Any:
+        return client.get(f"/api/v1/star-applications{query}", headers=make.headers(user))
+
+    for admin in (w.station_admin, w.center_admin):
+        assert [a["id"] for a in queue(admin).json()["items"]] == [applied["id"]]
+    assert queue(other.center_admin).json()["items"] == []
+    for user in (w.leader, w.member):
+        refused = queue(user)
+        assert (refused.status_code, refused.json()["code"]) == (403, "admin_required")
+    _decide(client, make, w, applied["id"], "approve", w.station_admin)
+    assert queue(w.station_admin).json()["items"] == []
+    decided = queue(w.station_admin, "?status=approved").json()["items"]
+    assert [a["status"] for a in decided] == ["approved"]
