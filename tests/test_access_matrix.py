@@ -37,6 +37,8 @@ SIBLING_VILLAGE_A = "140802100201"  # beside world A's village, in the same town
 NEW_VILLAGE_A = "140802100299"  # a region of world A's township without a site yet
 NEW_TOWNSHIP_A = "140802101000"  # a region of world A's county without a site yet
 NEW_VILLAGE_B = "140803100299"
+A_TOWNSHIP = "140802100000"  # world A's township (make.world)
+A_VILLAGE = "140802100200"  # world A's village
 
 ADMINS = ("center_admin", "institute_admin", "station_admin")
 NON_ADMINS = ("leader", "member", "resident")
@@ -581,6 +583,18 @@ def _team_at(key: str) -> Callable[[Scene], Call]:
     return build
 
 
+def _transfer(to: str) -> Callable[[Scene], Call]:
+    return lambda s: Call(
+        "POST",
+        f"/volunteers/{s.a.member_volunteer.id}/transfer",
+        {"region_code": to, "reason": "搬家"},
+    )
+
+
+def _thresholds(code: str) -> Callable[[Scene], Call]:
+    return lambda s: Call("PUT", f"/regions/{code}/star-thresholds", {"hours": [1, 2]})
+
+
 HIERARCHY: list[Step] = [
     # a village station's admin: its own village only
     Step("a.station_admin", "PATCH own village site", _patch_site("village"), OK,
@@ -610,6 +624,10 @@ HIERARCHY: list[Step] = [
          (404, "volunteer_not_found")),
     Step("a.station_admin", "add own village volunteer to own team", _add_to_a_team("spare"),
          CREATED, ("real_name", A_SPARE_NAME)),
+    Step("a.station_admin", "move A member to the sibling village", _transfer(SIBLING_VILLAGE_A),
+         (403, "outside_scope")),
+    Step("a.station_admin", "set own village's star thresholds", _thresholds(A_VILLAGE),
+         (403, "county_admin_required")),
     # a team leader: the team, never the site
     Step("a.leader", "add sibling volunteer to own team", _add_to_a_team("sibling"),
          (404, "volunteer_not_found")),
@@ -644,6 +662,12 @@ HIERARCHY: list[Step] = [
          ("region_code", SIBLING_VILLAGE_A)),
     Step("a.institute_admin", "approve B's applicant", _approve("b"),
          (404, "volunteer_not_found")),
+    Step("a.institute_admin", "move A member to the sibling village",
+         _transfer(SIBLING_VILLAGE_A), CREATED, ("to_region_code", SIBLING_VILLAGE_A)),
+    Step("a.institute_admin", "move A member to another township", _transfer(NEW_TOWNSHIP_A),
+         (403, "outside_scope")),
+    Step("a.institute_admin", "set own township's star thresholds", _thresholds(A_TOWNSHIP),
+         (403, "county_admin_required")),
     # a county center's admin: the county
     Step("a.center_admin", "PATCH county site", _patch_site("county"), OK,
          ("name", "county新名")),
@@ -663,6 +687,12 @@ HIERARCHY: list[Step] = [
          (403, "outside_scope")),
     Step("a.center_admin", "approve B's applicant", _approve("b"), (404, "volunteer_not_found")),
     Step("a.center_admin", "POST site on B's village", _new_site(NEW_VILLAGE_B),
+         (403, "outside_scope")),
+    Step("a.center_admin", "move A member to another township", _transfer(NEW_TOWNSHIP_A),
+         CREATED, ("to_region_code", NEW_TOWNSHIP_A)),
+    Step("a.center_admin", "move A member to B's county", _transfer(NEW_VILLAGE_B),
+         (403, "outside_scope")),
+    Step("a.center_admin", "set B's star thresholds", _thresholds(COUNTY_B),
          (403, "outside_scope")),
     # the platform admin: everything
     Step("platform", "PATCH B's county site", _patch_site("b county"), OK,
