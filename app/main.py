@@ -39,6 +39,7 @@ from app.regions.router import router as regions_router
 from app.scoring.honours import router as honours_router
 from app.scoring.leaderboards import router as leaderboards_router
 from app.scoring.router import router as scoring_router
+from app.scoring.star_router import router as star_router
 from app.sites.router import router as sites_router
 from app.sync.router import router as sync_router
 from app.teams.projects import router as projects_router
@@ -154,6 +155,7 @@ def create_app(
         orders_router,
         dispatch_router,
         scoring_router,
+        star_router,
         records_router,
         leaderboards_router,
         honours_router,

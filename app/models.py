@@ -21,10 +21,11 @@ from app.points.models import (
 from app.records.models import CorrectionRequest, ServiceRecord
 from app.regions.models import Region
 from app.scoring.models import StarGrant, TeamStats, TeamTotal, VolunteerTotal
+from app.scoring.star_models import StarApplication, StarNotice, StarThresholds
 from app.sites.models import Site
 from app.sync.models import ChangeEvent, ChangeFeedHead
 from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty
-from app.volunteers.models import Volunteer
+from app.volunteers.models import Volunteer, VolunteerTransfer
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -57,7 +58,10 @@ __all__ = [
     "ServiceRecord",
     "Site",
     "SmsCode",
+    "StarApplication",
     "StarGrant",
+    "StarNotice",
+    "StarThresholds",
     "Team",
     "TeamMember",
     "TeamSpecialty",
@@ -66,6 +70,7 @@ __all__ = [
     "User",
     "Volunteer",
     "VolunteerTotal",
+    "VolunteerTransfer",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

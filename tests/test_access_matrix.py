@@ -10,6 +10,7 @@ villages of its township, a center's admin the county, a platform admin everythi
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,8 @@ SIBLING_VILLAGE_A = "140802100201"  # beside world A's village, in the same town
 NEW_VILLAGE_A = "140802100299"  # a region of world A's township without a site yet
 NEW_TOWNSHIP_A = "140802101000"  # a region of world A's county without a site yet
 NEW_VILLAGE_B = "140803100299"
+A_TOWNSHIP = "140802100000"  # world A's township (make.world)
+A_VILLAGE = "140802100200"  # world A's village
 
 ADMINS = ("center_admin", "institute_admin", "station_admin")
 NON_ADMINS = ("leader", "member", "resident")
@@ -259,6 +262,14 @@ def _omission(team_id: object) -> dict[str, object]:
             "hours": 2, "content": "补录", "reason": "漏记了"}  # fmt: skip
 
 
+def _star_decision(verb: str) -> CallFor:
+    return lambda s, u: Call(
+        "POST",
+        f"/volunteers/{s.a.member_volunteer.id}/star-applications/{uuid.uuid4()}/{verb}",
+        {"reason": "乙方审核"},
+    )
+
+
 MATRIX: list[Row] = [
     # sites
     Row(
@@ -398,6 +409,48 @@ MATRIX: list[Row] = [
             everyone(NO_VOLUNTEER),
         )
         for who in ("member", "pending")
+    ),
+    Row(
+        "POST /volunteers/{A member}/transfer",
+        lambda s, u: Call(
+            "POST",
+            f"/volunteers/{s.a.member_volunteer.id}/transfer",
+            {"region_code": NEW_VILLAGE_B, "reason": "乙方迁走"},
+        ),
+        everyone(NO_VOLUNTEER),
+    ),
+    Row(
+        "GET /volunteers/{A member}/transfers",
+        _on_a_volunteer("member", "/transfers"),
+        everyone(NO_VOLUNTEER),
+    ),
+    Row(
+        "POST /volunteers/{A member}/star-applications",
+        lambda s, u: Call("POST", f"/volunteers/{s.a.member_volunteer.id}/star-applications", {}),
+        everyone(NO_VOLUNTEER),
+    ),
+    Row(
+        "GET /volunteers/{A member}/star-applications",
+        _on_a_volunteer("member", "/star-applications"),
+        everyone(NO_VOLUNTEER),
+    ),
+    *(
+        Row(
+            f"POST /volunteers/{{A member}}/star-applications/{{id}}/{verb}",
+            _star_decision(verb),
+            everyone(NO_VOLUNTEER),
+        )
+        for verb in ("approve", "reject")
+    ),
+    Row(
+        "PUT /regions/{A county}/star-thresholds",
+        lambda s, u: Call("PUT", f"/regions/{COUNTY_A}/star-thresholds", {"hours": [1, 2]}),
+        SITE_RULE,
+    ),
+    Row(
+        "DELETE /regions/{A county}/star-thresholds",
+        lambda s, u: Call("DELETE", f"/regions/{COUNTY_A}/star-thresholds"),
+        SITE_RULE,
     ),
     Row(
         "POST /volunteers/{A pending}/approve",
@@ -547,6 +600,18 @@ def _team_at(key: str) -> Callable[[Scene], Call]:
     return build
 
 
+def _transfer(to: str) -> Callable[[Scene], Call]:
+    return lambda s: Call(
+        "POST",
+        f"/volunteers/{s.a.member_volunteer.id}/transfer",
+        {"region_code": to, "reason": "搬家"},
+    )
+
+
+def _thresholds(code: str) -> Callable[[Scene], Call]:
+    return lambda s: Call("PUT", f"/regions/{code}/star-thresholds", {"hours": [1, 2]})
+
+
 HIERARCHY: list[Step] = [
     # a village station's admin: its own village only
     Step("a.station_admin", "PATCH own village site", _patch_site("village"), OK,
@@ -576,6 +641,10 @@ HIERARCHY: list[Step] = [
          (404, "volunteer_not_found")),
     Step("a.station_admin", "add own village volunteer to own team", _add_to_a_team("spare"),
          CREATED, ("real_name", A_SPARE_NAME)),
+    Step("a.station_admin", "move A member to the sibling village", _transfer(SIBLING_VILLAGE_A),
+         (403, "outside_scope")),
+    Step("a.station_admin", "set own village's star thresholds", _thresholds(A_VILLAGE),
+         (403, "county_admin_required")),
     # a team leader: the team, never the site
     Step("a.leader", "add sibling volunteer to own team", _add_to_a_team("sibling"),
          (404, "volunteer_not_found")),
@@ -610,6 +679,12 @@ HIERARCHY: list[Step] = [
          ("region_code", SIBLING_VILLAGE_A)),
     Step("a.institute_admin", "approve B's applicant", _approve("b"),
          (404, "volunteer_not_found")),
+    Step("a.institute_admin", "move A member to the sibling village",
+         _transfer(SIBLING_VILLAGE_A), CREATED, ("to_region_code", SIBLING_VILLAGE_A)),
+    Step("a.institute_admin", "move A member to another township", _transfer(NEW_TOWNSHIP_A),
+         (403, "outside_scope")),
+    Step("a.institute_admin", "set own township's star thresholds", _thresholds(A_TOWNSHIP),
+         (403, "county_admin_required")),
     # a county center's admin: the county
     Step("a.center_admin", "PATCH county site", _patch_site("county"), OK,
          ("name", "county新名")),
@@ -629,6 +704,12 @@ HIERARCHY: list[Step] = [
          (403, "outside_scope")),
     Step("a.center_admin", "approve B's applicant", _approve("b"), (404, "volunteer_not_found")),
     Step("a.center_admin", "POST site on B's village", _new_site(NEW_VILLAGE_B),
+         (403, "outside_scope")),
+    Step("a.center_admin", "move A member to another township", _transfer(NEW_TOWNSHIP_A),
+         CREATED, ("to_region_code", NEW_TOWNSHIP_A)),
+    Step("a.center_admin", "move A member to B's county", _transfer(NEW_VILLAGE_B),
+         (403, "outside_scope")),
+    Step("a.center_admin", "set B's star thresholds", _thresholds(COUNTY_B),
          (403, "outside_scope")),
     # the platform admin: everything
     Step("platform", "PATCH B's county site", _patch_site("b county"), OK,
@@ -962,6 +1043,28 @@ SIGNED_IN_ROUTES: list[tuple[str, str, Callable[[Scene], Call]]] = [
      lambda s: Call("PATCH", f"/volunteers/{s.a.member_volunteer.id}", {"skills": []})),
     ("GET", "/volunteers/{volunteer_id}/personal",
      lambda s: Call("GET", f"/volunteers/{s.a.member_volunteer.id}/personal")),
+    ("POST", "/volunteers/{volunteer_id}/transfer",
+     lambda s: Call("POST", f"/volunteers/{s.a.member_volunteer.id}/transfer",
+                    {"region_code": NEW_VILLAGE_A, "reason": "匿名迁移"})),
+    ("GET", "/volunteers/{volunteer_id}/transfers",
+     lambda s: Call("GET", f"/volunteers/{s.a.member_volunteer.id}/transfers")),
+    ("GET", "/regions/{code}/star-thresholds",
+     lambda s: Call("GET", f"/regions/{COUNTY_A}/star-thresholds")),
+    ("PUT", "/regions/{code}/star-thresholds",
+     lambda s: Call("PUT", f"/regions/{COUNTY_A}/star-thresholds", {"hours": [1, 2]})),
+    ("DELETE", "/regions/{code}/star-thresholds",
+     lambda s: Call("DELETE", f"/regions/{COUNTY_A}/star-thresholds")),
+    ("POST", "/volunteers/{volunteer_id}/star-applications",
+     lambda s: Call("POST", f"/volunteers/{s.a.member_volunteer.id}/star-applications", {})),
+    ("GET", "/volunteers/{volunteer_id}/star-applications",
+     lambda s: Call("GET", f"/volunteers/{s.a.member_volunteer.id}/star-applications")),
+    ("POST", "/volunteers/{volunteer_id}/star-applications/{application_id}/approve",
+     lambda s: Call("POST", f"/volunteers/{s.a.member_volunteer.id}/star-applications/"
+                    f"{s.a.member_volunteer.id}/approve", {"reason": "匿名审核"})),
+    ("POST", "/volunteers/{volunteer_id}/star-applications/{application_id}/reject",
+     lambda s: Call("POST", f"/volunteers/{s.a.member_volunteer.id}/star-applications/"
+                    f"{s.a.member_volunteer.id}/reject", {"reason": "匿名审核"})),
+    ("GET", "/star-applications", lambda s: Call("GET", "/star-applications")),
     ("POST", "/volunteers/{volunteer_id}/approve",
      lambda s: Call("POST", f"/volunteers/{s.a.pending.id}/approve")),
     ("POST", "/correction-requests",
@@ -1016,6 +1119,7 @@ COVERED_GROUPS = {
     "projects",
     "correction-requests",
     "activities",
+    "star-applications",
 }
 
 

@@ -3,17 +3,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import update
 from sqlmodel import col, select
 
 from app.audit.service import record as audit
-from app.auth.deps import CurrentPrincipal, PlatformAdmin
+from app.auth.deps import AppSettings, CurrentPrincipal, PlatformAdmin
 from app.catalog.models import Category
 from app.common.clock import utcnow
 from app.common.pagination import Page, PageQuery, paginate
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES, Conflict, Forbidden, Invalid, NotFound
+from app.idempotency.guard import IdempotencyKey, run_once
 from app.points import service
 from app.points.models import PointsEntry, PointsPolicy, Redemption, RewardItem
 from app.points.schemas import (
@@ -100,27 +102,47 @@ def read_points(
     "/volunteers/{volunteer_id}/points/adjustments", response_model=EntryOut, status_code=201
 )
 def adjust_points(
-    volunteer_id: uuid.UUID, body: AdjustmentIn, session: DbSession, caller: CurrentPrincipal
-) -> EntryOut:
-    """An admin over the volunteer's region adds or takes points, with a reason."""
+    volunteer_id: uuid.UUID,
+    body: AdjustmentIn,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    caller: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> EntryOut | JSONResponse:
+    """An admin over the volunteer's region adds or takes points, with a reason. Send an
+    `Idempotency-Key` to make a retry safe: it replays the first answer, never adjusts twice."""
     volunteer = get_visible(session, caller, volunteer_id)
     if not caller.admin_scope.covers(volunteer.region_code):
         raise Forbidden("只有辖区管理员可以调整积分 / site admins only", code="admin_required")
     if body.points == 0:
         raise Invalid("调整值不能为零 / points must not be zero", code="zero_points")
-    entry = service.adjust(
-        session, volunteer.id, body.points, reason=body.reason, actor_id=caller.id
+
+    def write() -> EntryOut:
+        entry = service.adjust(
+            session, volunteer.id, body.points, reason=body.reason, actor_id=caller.id
+        )
+        audit(
+            session,
+            actor_id=caller.id,
+            action="points.adjust",
+            subject_type="volunteer",
+            subject_id=volunteer.id,
+            detail={"points": str(body.points), "reason": body.reason},
+        )
+        return EntryOut.model_validate(entry, from_attributes=True)
+
+    return run_once(
+        request=request,
+        session=session,
+        settings=settings,
+        principal_id=caller.id,
+        key=idempotency_key,
+        operation=f"POST /volunteers/{volunteer.id}/points/adjustments",
+        body=body,
+        status_code=201,
+        write=write,
     )
-    audit(
-        session,
-        actor_id=caller.id,
-        action="points.adjust",
-        subject_type="volunteer",
-        subject_id=volunteer.id,
-        detail={"points": str(body.points), "reason": body.reason},
-    )
-    session.commit()
-    return EntryOut.model_validate(entry, from_attributes=True)
 
 
 def _reward(item: RewardItem) -> RewardOut:
@@ -184,17 +206,49 @@ def update_reward(
 
 
 @router.post("/redemptions", response_model=RedemptionOut, status_code=201)
-def redeem(body: RedemptionIn, session: DbSession, caller: CurrentPrincipal) -> RedemptionOut:
+def redeem(
+    body: RedemptionIn,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    caller: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> RedemptionOut | JSONResponse:
     """An approved volunteer spends points on a reward open to their region. Stock and balance
     each change by one conditional statement, so concurrent redemptions never oversell or
-    overspend; a refusal changes nothing."""
+    overspend; a refusal changes nothing. Send an `Idempotency-Key` to make a retry safe: a
+    repeat replays the first answer (`Idempotent-Replayed: true`) instead of spending twice."""
     volunteer = caller.approved_volunteer
     if volunteer is None:
         raise Forbidden(
             "只有已审核的志愿者可以兑换 / approved volunteers only", code="not_volunteer"
         )
+
+    def write() -> RedemptionOut:
+        assert volunteer is not None
+        redemption = _redeem(session, volunteer.id, volunteer.region_code, body)
+        out = RedemptionOut.model_validate(redemption, from_attributes=True)
+        out.balance = service.balance_of(session, volunteer.id)
+        return out
+
+    return run_once(
+        request=request,
+        session=session,
+        settings=settings,
+        principal_id=caller.id,
+        key=idempotency_key,
+        operation="POST /redemptions",
+        body=body,
+        status_code=201,
+        write=write,
+    )
+
+
+def _redeem(
+    session: DbSession, volunteer_id: uuid.UUID, region_code: str, body: RedemptionIn
+) -> Redemption:
     item = session.get(RewardItem, body.item_id)
-    if item is None or not in_subtree(volunteer.region_code, item.region_code):
+    if item is None or not in_subtree(region_code, item.region_code):
         raise NotFound("未找到该兑换品 / no such reward", code="reward_not_found")
     taken = session.execute(
         update(RewardItem)
@@ -210,15 +264,12 @@ def redeem(body: RedemptionIn, session: DbSession, caller: CurrentPrincipal) -> 
     cost = item.points * body.quantity
     redemption = Redemption(
         item_id=item.id,
-        volunteer_id=volunteer.id,
+        volunteer_id=volunteer_id,
         quantity=body.quantity,
         points=cost,
-        region_code=volunteer.region_code,
+        region_code=region_code,
     )
     session.add(redemption)
     session.flush()
-    service.spend(session, volunteer.id, cost, redemption_id=redemption.id)
-    session.commit()
-    out = RedemptionOut.model_validate(redemption, from_attributes=True)
-    out.balance = service.balance_of(session, volunteer.id)
-    return out
+    service.spend(session, volunteer_id, cost, redemption_id=redemption.id)
+    return redemption

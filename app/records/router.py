@@ -31,6 +31,7 @@ from app.records.schemas import (
     RecordSummaryOut,
     StarOut,
 )
+from app.scoring import star_thresholds
 from app.scoring.rules import star_standing
 from app.volunteers.service import get_visible
 
@@ -121,7 +122,7 @@ def records_summary(
             func.coalesce(func.sum(ServiceRecord.minutes), 0),
         ).where(ServiceRecord.volunteer_id == volunteer.id)
     ).one()
-    thresholds = tuple(settings.star_thresholds_hours)
+    thresholds = star_thresholds.effective(session, settings, volunteer.region_code).hours
     standing = star_standing(int(minutes), thresholds)
     return RecordSummaryOut(
         rule=settings.service_time_rule,

@@ -88,15 +88,22 @@ class StarsOut(BaseModel):
     volunteer_id: uuid.UUID
     eligible_level: int = Field(description="What the recorded hours qualify for")
     granted_level: int = Field(description="What has been granted (the latest decision)")
+    above_eligible: bool = Field(
+        description="The grant exceeds what the hours now qualify for (after an amendment): "
+        "it stands until an admin lowers it"
+    )
     auto_grant: bool
     history: list[StarGrantOut]
 
 
 def _stars(session: DbSession, settings: AppSettings, volunteer_id: uuid.UUID) -> StarsOut:
+    eligible = stars.eligible_level(session, settings, volunteer_id)
+    granted = stars.granted_level(session, volunteer_id)
     return StarsOut(
         volunteer_id=volunteer_id,
-        eligible_level=stars.eligible_level(session, settings, volunteer_id),
-        granted_level=stars.granted_level(session, volunteer_id),
+        eligible_level=eligible,
+        granted_level=granted,
+        above_eligible=granted > eligible,
         auto_grant=settings.star_auto_grant,
         history=[
             StarGrantOut.model_validate(g, from_attributes=True)

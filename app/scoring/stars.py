@@ -1,4 +1,10 @@
-"""Star levels (星级): eligible by hours (computed), granted by an admin or automatically."""
+"""Star levels (星级): eligible by hours (computed), granted by an admin or automatically.
+
+Thresholds are those of the volunteer's region (`star_thresholds.effective`). A volunteer is told
+once when their hours first reach a level (`star.eligible`). A grant is a decision: when an
+amendment later lowers the hours below the granted level, the grant stands (nothing is taken
+away automatically) and `above_eligible` flags it, so that an admin may lower it with a reason.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,14 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, col, select
 
+from app.common.clock import utcnow
 from app.config import Settings
 from app.errors import Invalid
 from app.notifications.outbox import notify
+from app.scoring import star_thresholds
 from app.scoring.models import PeriodKind, StarGrant, VolunteerTotal
 from app.scoring.rules import star_standing
+from app.scoring.star_models import StarNotice
 from app.volunteers.models import Volunteer
 
 
@@ -21,7 +30,9 @@ def total_minutes(session: Session, volunteer_id: uuid.UUID) -> int:
 
 
 def eligible_level(session: Session, settings: Settings, volunteer_id: uuid.UUID) -> int:
-    thresholds = tuple(settings.star_thresholds_hours)
+    volunteer = session.get(Volunteer, volunteer_id)
+    region = volunteer.region_code if volunteer else None
+    thresholds = star_thresholds.effective(session, settings, region).hours
     return star_standing(total_minutes(session, volunteer_id), thresholds).level
 
 
@@ -84,15 +95,37 @@ def set_level(
     return grant
 
 
-def auto_grant(session: Session, settings: Settings, volunteer_ids: Iterable[uuid.UUID]) -> None:
-    """Where `DIANDAN_STAR_AUTO_GRANT` is on: raise each volunteer to the level they qualify for."""
-    if not settings.star_auto_grant:
+def _tell_eligible(
+    session: Session, volunteer: Volunteer, eligible: int, *, granting: bool
+) -> None:
+    """Tell the volunteer the first time their hours reach a level (each level once)."""
+    notice = session.get(StarNotice, volunteer.id)
+    told = notice.level if notice else 0
+    if eligible <= told:
         return
+    if not granting:  # an automatic grant is its own notice (`star.changed`)
+        notify(
+            session,
+            topic="star.eligible",
+            recipients=[volunteer.user_id],
+            payload={"volunteer_id": str(volunteer.id), "level": eligible},
+        )
+    notice = notice or StarNotice(volunteer_id=volunteer.id, level=0)
+    notice.level, notice.updated_at = eligible, utcnow()
+    session.add(notice)
+
+
+def auto_grant(session: Session, settings: Settings, volunteer_ids: Iterable[uuid.UUID]) -> None:
+    """After hours change (records and amendments land): tell each volunteer of a level newly
+    reached and, where `DIANDAN_STAR_AUTO_GRANT` is on, grant it. Never lowers a grant."""
     for volunteer_id in sorted(set(volunteer_ids)):
+        volunteer = session.get(Volunteer, volunteer_id)
+        assert volunteer is not None
         eligible = eligible_level(session, settings, volunteer_id)
-        if eligible > granted_level(session, volunteer_id):
-            volunteer = session.get(Volunteer, volunteer_id)
-            assert volunteer is not None
+        granting = settings.star_auto_grant and eligible > granted_level(session, volunteer_id)
+        _tell_eligible(session, volunteer, eligible, granting=granting)
+        if granting:
             set_level(
                 session, settings, volunteer, eligible, reason="自动授予 / auto", actor_id=None
             )
+    session.flush()

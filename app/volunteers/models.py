@@ -37,3 +37,21 @@ class Volunteer(SQLModel, table=True):
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class VolunteerTransfer(SQLModel, table=True):
+    """A volunteer's move to another region or team: who moved them, when, from where, to where
+    and why. The volunteer's records, totals, points, stars and certificates stay theirs."""
+
+    __tablename__ = "volunteer_transfer"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id", index=True)
+    from_region_code: str = Field(sa_type=String(12))
+    to_region_code: str = Field(foreign_key="region.code", sa_type=String(12))
+    # Teams left with the move, and the team joined (if any).
+    left_team_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    to_team_id: uuid.UUID | None = Field(default=None, foreign_key="team.id")
+    reason: str = Field(max_length=500)
+    moved_by_id: uuid.UUID = Field(foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -15,11 +15,13 @@ from app.errors import PROBLEM_RESPONSES
 from app.regions.queries import check_code
 from app.regions.scope import RegionScope
 from app.teams.models import TeamMember
-from app.volunteers import service
+from app.volunteers import service, transfer
 from app.volunteers.models import Volunteer, VolunteerStatus
 from app.volunteers.schemas import (
     ApproveVolunteer,
     RejectVolunteer,
+    TransferIn,
+    TransferOut,
     VolunteerCreate,
     VolunteerOut,
     VolunteerPersonal,
@@ -148,3 +150,32 @@ def reject_volunteer(
     )
     session.commit()
     return volunteer_out(volunteer)
+
+
+@router.post(
+    "/{volunteer_id}/transfer", response_model=TransferOut, status_code=status.HTTP_201_CREATED
+)
+def transfer_volunteer(
+    volunteer_id: uuid.UUID, body: TransferIn, session: DbSession, caller: CurrentPrincipal
+) -> TransferOut:
+    """Move a volunteer to another region (and optionally into a team there), leaving the old
+    place's teams unless `leave_teams` is false. Their records, totals, points, stars and
+    certificates move with them; leaderboards of the new region list them at once. The caller
+    must be an admin over both the current region and the destination (the platform admin
+    anywhere). The move is kept in the transfer history and the volunteer is notified."""
+    volunteer = service.get_visible(session, caller, volunteer_id)
+    move = transfer.transfer(session=session, actor=caller, volunteer=volunteer, data=body)
+    session.commit()
+    return TransferOut.model_validate(move, from_attributes=True)
+
+
+@router.get("/{volunteer_id}/transfers", response_model=list[TransferOut])
+def list_transfers(
+    volunteer_id: uuid.UUID, session: DbSession, caller: CurrentPrincipal
+) -> list[TransferOut]:
+    """The volunteer's moves, newest first (for whoever may see the volunteer)."""
+    volunteer = service.get_visible(session, caller, volunteer_id)
+    return [
+        TransferOut.model_validate(m, from_attributes=True)
+        for m in transfer.history(session, volunteer.id)
+    ]

@@ -63,3 +63,24 @@ class ApproveVolunteer(BaseModel):
 
 class RejectVolunteer(BaseModel):
     reason: str = Field(min_length=2, max_length=500, examples=["身份信息不完整,请补充后重新提交"])
+
+
+class TransferIn(BaseModel):
+    region_code: str = Field(pattern=r"^\d{12}$", description="Where the volunteer now lives")
+    team_id: uuid.UUID | None = Field(default=None, description="A team to join at the new place")
+    leave_teams: bool = Field(
+        default=True, description="Leave the teams of the old place (the new team is kept)"
+    )
+    reason: str = Field(min_length=2, max_length=500, examples=["搬迁至新社区居住"])
+
+
+class TransferOut(BaseModel):
+    id: uuid.UUID
+    volunteer_id: uuid.UUID
+    from_region_code: str
+    to_region_code: str
+    left_team_ids: list[uuid.UUID]
+    to_team_id: uuid.UUID | None
+    reason: str
+    moved_by_id: uuid.UUID
+    created_at: datetime
