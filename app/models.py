@@ -20,7 +20,14 @@ from app.points.models import (
 )
 from app.records.models import CorrectionRequest, ServiceRecord
 from app.regions.models import Region
-from app.scoring.models import StarGrant, TeamStats, TeamTotal, VolunteerTotal
+from app.scoring.models import (
+    StarGrant,
+    TeamScoreTotal,
+    TeamStats,
+    TeamTotal,
+    VolunteerScoreTotal,
+    VolunteerTotal,
+)
 from app.sites.models import Site
 from app.sync.models import ChangeEvent, ChangeFeedHead
 from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty
@@ -62,9 +69,11 @@ __all__ = [
     "TeamMember",
     "TeamSpecialty",
     "TeamStats",
+    "TeamScoreTotal",
     "TeamTotal",
     "User",
     "Volunteer",
+    "VolunteerScoreTotal",
     "VolunteerTotal",
     "WebhookDelivery",
     "WebhookSubscription",

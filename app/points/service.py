@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 from app.errors import Conflict
 from app.points.models import PointsBalance, PointsEntry, PointsKind, PointsPolicy
 from app.records.models import ServiceRecord
+from app.scoring import score_totals
 
 _POLICY = sa_select(
     *(PointsPolicy.__table__.c[name] for name in PointsPolicy.model_fields)  # type: ignore[attr-defined]
@@ -61,7 +63,15 @@ def balance_of(session: Session, volunteer_id: uuid.UUID) -> int:
     return row.balance if row else 0
 
 
-def _move(session: Session, volunteer_id: uuid.UUID, delta: int, **entry: Any) -> PointsEntry:
+def _move(
+    session: Session,
+    volunteer_id: uuid.UUID,
+    delta: int,
+    *,
+    served: tuple[date, uuid.UUID] | None = None,
+    **entry: Any,
+) -> PointsEntry:
+    """`served`: the service date and team of the record the points are for (for the totals)."""
     session.flush()  # the rows the entry refers to (a record, a redemption) go first
     connection = session.connection()
     if delta >= 0:
@@ -76,6 +86,8 @@ def _move(session: Session, volunteer_id: uuid.UUID, delta: int, **entry: Any) -
             )
     row = PointsEntry(volunteer_id=volunteer_id, delta=delta, **entry)
     connection.execute(_ENTRY, row.model_dump())
+    day, team_id = served or (None, None)
+    score_totals.points_moved(session, row, day=day, team_id=team_id)
     return row
 
 
@@ -93,6 +105,7 @@ def earn_for_records(session: Session, records: Sequence[ServiceRecord]) -> None
             session,
             record.volunteer_id,
             delta,
+            served=(record.service_date, record.team_id),
             kind=PointsKind.EARN.value,
             record_id=record.id,
             reason="服务时长 / service hours",

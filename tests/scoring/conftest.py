@@ -1,0 +1,3 @@
+from tests.orders.conftest import OrderWorld, ow
+
+__all__ = ["OrderWorld", "ow"]
