@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
 from app.orders.models import OrderRating
-from app.points.models import PointsEntry, PointsKind
+from app.points.models import PointsBalance, PointsEntry, PointsKind
 from app.records.models import ServiceRecord
 from app.scoring.models import PeriodKind, TeamScoreTotal, VolunteerScoreTotal
 from app.scoring.totals import count_rows, periods_of
@@ -254,3 +254,36 @@ def mismatches(session: Session) -> dict[str, int]:
             session, stored.except_(from_ledger)
         )
     return found
+
+
+# Points balances: each is the sum of its volunteer's entries.
+
+
+def _balances_from_ledger() -> Any:
+    entry = _table(PointsEntry)
+    return sa_select(entry.c.volunteer_id, func.sum(entry.c.delta).label("balance")).group_by(
+        entry.c.volunteer_id
+    )
+
+
+def recompute_balances(session: Session) -> dict[str, int]:
+    """Rebuild every points balance from the points ledger. Flushes; the caller commits."""
+    balance = _table(PointsBalance)
+    session.execute(delete(balance))
+    session.execute(
+        balance.insert().from_select(["volunteer_id", "balance"], _balances_from_ledger())
+    )
+    return {
+        balance.name: session.execute(sa_select(func.count()).select_from(balance)).scalar_one()
+    }
+
+
+def balance_mismatches(session: Session) -> dict[str, int]:
+    balance = _table(PointsBalance)
+    ledger = _balances_from_ledger().subquery()
+    from_ledger = sa_select(ledger.c.volunteer_id, ledger.c.balance)
+    stored = sa_select(balance.c.volunteer_id, balance.c.balance)
+    return {
+        balance.name: count_rows(session, from_ledger.except_(stored))
+        + count_rows(session, stored.except_(from_ledger))
+    }
