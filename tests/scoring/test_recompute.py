@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from app.common.crypto import SensitiveCodec
@@ -16,7 +16,7 @@ from app.scoring import recompute
 from tests.conftest import Backend
 from tests.factories import Factory
 from tests.orders.conftest import OrderWorld
-from tests.scoring.test_boards import record, served_and_rated
+from tests.scoring.conftest import record, served_and_rated
 
 pytestmark = pytest.mark.postgres
 
@@ -30,8 +30,8 @@ TAMPERINGS = {
 }
 
 
-def _snapshot(engine: object) -> dict[str, set[tuple[object, ...]]]:
-    with Session(engine) as session:  # type: ignore[call-overload]
+def _snapshot(engine: Engine) -> dict[str, set[tuple[object, ...]]]:
+    with Session(engine) as session:
         return {
             table: set(map(tuple, session.execute(text(f"SELECT * FROM {table}")).all()))  # noqa: S608
             for table in TAMPERINGS
