@@ -69,9 +69,11 @@ def _move(
     delta: int,
     *,
     served: tuple[date, uuid.UUID] | None = None,
+    later: list[score_totals.PointsMove] | None = None,
     **entry: Any,
 ) -> PointsEntry:
-    """`served`: the service date and team of the record the points are for (for the totals)."""
+    """`served`: the service date and team of the record the points are for; the period totals
+    move now, or with the others of `later` when the caller applies them together."""
     session.flush()  # the rows the entry refers to (a record, a redemption) go first
     connection = session.connection()
     if delta >= 0:
@@ -87,7 +89,11 @@ def _move(
     row = PointsEntry(volunteer_id=volunteer_id, delta=delta, **entry)
     connection.execute(_ENTRY, row.model_dump())
     day, team_id = served or (None, None)
-    score_totals.points_moved(session, row, day=day, team_id=team_id)
+    move = score_totals.PointsMove(row, day, team_id)
+    if later is None:
+        score_totals.points_moved(session, [move])
+    else:
+        later.append(move)
     return row
 
 
@@ -95,6 +101,7 @@ def earn_for_records(session: Session, records: Sequence[ServiceRecord]) -> None
     """Points for landed records. An amendment that lowers hours takes back at most what the
     volunteer still holds (points already spent stay spent)."""
     policy = current_policy(session)
+    moved: list[score_totals.PointsMove] = []
     for record in records:
         delta = points_for(policy, record.category_code, record.minutes)
         if delta < 0:
@@ -106,10 +113,12 @@ def earn_for_records(session: Session, records: Sequence[ServiceRecord]) -> None
             record.volunteer_id,
             delta,
             served=(record.service_date, record.team_id),
+            later=moved,
             kind=PointsKind.EARN.value,
             record_id=record.id,
             reason="服务时长 / service hours",
         )
+    score_totals.points_moved(session, moved)
 
 
 def five_star_bonus(session: Session, order_id: uuid.UUID) -> None:
@@ -123,15 +132,18 @@ def five_star_bonus(session: Session, order_id: uuid.UUID) -> None:
         .distinct()
         .order_by(col(ServiceRecord.volunteer_id))
     ).all()
+    moved: list[score_totals.PointsMove] = []
     for volunteer_id in volunteers:
         _move(
             session,
             volunteer_id,
             bonus,
+            later=moved,
             kind=PointsKind.BONUS.value,
             order_id=order_id,
             reason="五星好评 / rated five stars",
         )
+    score_totals.points_moved(session, moved)
 
 
 def adjust(

@@ -12,7 +12,8 @@ Attribution, the same both ways:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -83,55 +84,79 @@ def _upsert_statement(dialect_name: str, model: Model, owner: str) -> Any:
     )
 
 
-def _add(
-    session: Session,
-    model: Model,
-    owner: str,
-    owners: Iterable[uuid.UUID],
-    day: date,
-    *,
-    points: int = 0,
-    stars: int = 0,
-    ratings: int = 0,
-) -> None:
-    """Rows in key order (owner, then the all-time row first), so that concurrent writers lock
-    them in the same order."""
-    values = [
-        {"owner": who, "period_kind": kind, "period": period, "points": points,
-         "rating_sum": stars, "rating_count": ratings}
-        for who in sorted(set(owners), key=str)
-        for kind, period in periods_of(day)
-    ]  # fmt: skip
-    if values:
+@dataclass(frozen=True)
+class Move:
+    """One movement of a total: its owner, the day whose periods it counts in, and the change."""
+
+    owner: uuid.UUID
+    day: date
+    points: int = 0
+    stars: int = 0
+    ratings: int = 0
+
+
+def _apply(session: Session, model: Model, owner: str, moves: Iterable[Move]) -> None:
+    """One upsert per table, its rows summed per key and sorted (owner, then the all-time row
+    first), so that concurrent writers lock them in the same order."""
+    rows: dict[tuple[str, int, str, int], dict[str, Any]] = {}
+    for m in moves:
+        for n, (kind, period) in enumerate(periods_of(m.day)):
+            row = rows.setdefault(
+                (str(m.owner), n, kind, period),
+                {"owner": m.owner, "period_kind": kind, "period": period, "points": 0,
+                 "rating_sum": 0, "rating_count": 0},
+            )  # fmt: skip
+            row["points"] += m.points
+            row["rating_sum"] += m.stars
+            row["rating_count"] += m.ratings
+    if rows:
         connection = session.connection()
-        connection.execute(_upsert_statement(connection.dialect.name, model, owner), values)
+        connection.execute(
+            _upsert_statement(connection.dialect.name, model, owner),
+            [rows[key] for key in sorted(rows)],
+        )
 
 
-def points_moved(
-    session: Session,
-    entry: PointsEntry,
-    *,
-    day: date | None = None,
-    team_id: uuid.UUID | None = None,
-) -> None:
-    """A points entry was written: move the totals it counts for (see the module's rules)."""
-    if entry.kind == PointsKind.REDEEM.value:
-        return
-    when = day or china_day(entry.created_at)
-    if team_id is None and entry.kind == PointsKind.BONUS.value and entry.order_id is not None:
-        team_id = session.exec(
-            sa_select(col(OrderRating.team_id)).where(col(OrderRating.order_id) == entry.order_id)
-        ).scalar_one_or_none()  # type: ignore[call-overload]
-    _add(session, VolunteerScoreTotal, "volunteer_id", [entry.volunteer_id], when,
-         points=entry.delta)  # fmt: skip
-    if team_id is not None:
-        _add(session, TeamScoreTotal, "team_id", [team_id], when, points=entry.delta)
+def apply(session: Session, volunteers: Iterable[Move], teams: Iterable[Move]) -> None:
+    """Volunteers' rows before teams' rows, in every writer (points entries and ratings alike):
+    a global lock order, so that concurrent transactions cannot deadlock on them."""
+    _apply(session, VolunteerScoreTotal, "volunteer_id", volunteers)
+    _apply(session, TeamScoreTotal, "team_id", teams)
+
+
+@dataclass(frozen=True)
+class PointsMove:
+    """A points entry just written, with the service date and team of its record, if any."""
+
+    entry: PointsEntry
+    day: date | None = None
+    team_id: uuid.UUID | None = None
+
+
+def points_moved(session: Session, moved: Sequence[PointsMove]) -> None:
+    """Points entries were written: move the totals they count for (see the module's rules)."""
+    volunteers, teams = [], []
+    for m in moved:
+        entry = m.entry
+        if entry.kind == PointsKind.REDEEM.value:
+            continue
+        day, team_id = m.day or china_day(entry.created_at), m.team_id
+        if team_id is None and entry.kind == PointsKind.BONUS.value and entry.order_id is not None:
+            team_id = session.exec(
+                sa_select(col(OrderRating.team_id)).where(
+                    col(OrderRating.order_id) == entry.order_id
+                )
+            ).scalar_one_or_none()  # type: ignore[call-overload]
+        volunteers.append(Move(entry.volunteer_id, day, points=entry.delta))
+        if team_id is not None:
+            teams.append(Move(team_id, day, points=entry.delta))
+    apply(session, volunteers, teams)
 
 
 def rating_landed(session: Session, rating: OrderRating) -> None:
     """A requester rated an order: the team and the order's volunteers get it."""
     session.flush()
-    when = china_day(rating.created_at)
+    day = china_day(rating.created_at)
     volunteers = (
         session.connection()
         .execute(
@@ -140,11 +165,13 @@ def rating_landed(session: Session, rating: OrderRating) -> None:
             .distinct()
         )
         .scalars()
+        .all()
     )
-    _add(session, TeamScoreTotal, "team_id", [rating.team_id], when, stars=rating.stars,
-         ratings=1)  # fmt: skip
-    _add(session, VolunteerScoreTotal, "volunteer_id", list(volunteers), when,
-         stars=rating.stars, ratings=1)  # fmt: skip
+    apply(
+        session,
+        [Move(v, day, stars=rating.stars, ratings=1) for v in volunteers],
+        [Move(rating.team_id, day, stars=rating.stars, ratings=1)],
+    )
 
 
 # The same totals, from the ledgers.
