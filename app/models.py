@@ -20,7 +20,14 @@ from app.points.models import (
 )
 from app.records.models import CorrectionRequest, ServiceRecord
 from app.regions.models import Region
-from app.scoring.models import StarGrant, TeamStats, TeamTotal, VolunteerTotal
+from app.scoring.models import (
+    StarGrant,
+    TeamScoreTotal,
+    TeamStats,
+    TeamTotal,
+    VolunteerScoreTotal,
+    VolunteerTotal,
+)
 from app.scoring.star_models import StarApplication, StarNotice, StarThresholds
 from app.sites.models import Site
 from app.sync.models import ChangeEvent, ChangeFeedHead
@@ -64,11 +71,13 @@ __all__ = [
     "StarThresholds",
     "Team",
     "TeamMember",
+    "TeamScoreTotal",
     "TeamSpecialty",
     "TeamStats",
     "TeamTotal",
     "User",
     "Volunteer",
+    "VolunteerScoreTotal",
     "VolunteerTotal",
     "VolunteerTransfer",
     "WebhookDelivery",

@@ -38,7 +38,7 @@ from app.records.models import RecordSource
 from app.regions.codes import ancestors
 from app.regions.models import Region
 from app.regions.queries import check_code
-from app.scoring import team_stats
+from app.scoring import score_totals, team_stats
 from app.sites.models import Site
 from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty, TeamStatus
 from app.volunteers.models import Volunteer, VolunteerStatus
@@ -422,6 +422,7 @@ def rate(
     rating = OrderRating(order_id=order.id, team_id=order.team_id, **data.model_dump())
     session.add(rating)
     team_stats.record_rating(session, settings, order.team_id, data.stars)
+    score_totals.rating_landed(session, rating)
     if data.stars == 5:
         points.five_star_bonus(session, order.id)
     session.flush()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
+from datetime import date
 from functools import cache
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 from app.errors import Conflict
 from app.points.models import PointsBalance, PointsEntry, PointsKind, PointsPolicy
 from app.records.models import ServiceRecord
+from app.scoring import score_totals
 
 _POLICY = sa_select(
     *(PointsPolicy.__table__.c[name] for name in PointsPolicy.model_fields)  # type: ignore[attr-defined]
@@ -61,7 +63,17 @@ def balance_of(session: Session, volunteer_id: uuid.UUID) -> int:
     return row.balance if row else 0
 
 
-def _move(session: Session, volunteer_id: uuid.UUID, delta: int, **entry: Any) -> PointsEntry:
+def _move(
+    session: Session,
+    volunteer_id: uuid.UUID,
+    delta: int,
+    *,
+    served: tuple[date, uuid.UUID] | None = None,
+    later: list[score_totals.PointsMove] | None = None,
+    **entry: Any,
+) -> PointsEntry:
+    """`served`: the service date and team of the record the points are for; the period totals
+    move now, or with the others of `later` when the caller applies them together."""
     session.flush()  # the rows the entry refers to (a record, a redemption) go first
     connection = session.connection()
     if delta >= 0:
@@ -76,6 +88,12 @@ def _move(session: Session, volunteer_id: uuid.UUID, delta: int, **entry: Any) -
             )
     row = PointsEntry(volunteer_id=volunteer_id, delta=delta, **entry)
     connection.execute(_ENTRY, row.model_dump())
+    day, team_id = served or (None, None)
+    move = score_totals.PointsMove(row, day, team_id)
+    if later is None:
+        score_totals.points_moved(session, [move])
+    else:
+        later.append(move)
     return row
 
 
@@ -83,6 +101,7 @@ def earn_for_records(session: Session, records: Sequence[ServiceRecord]) -> None
     """Points for landed records. An amendment that lowers hours takes back at most what the
     volunteer still holds (points already spent stay spent)."""
     policy = current_policy(session)
+    moved: list[score_totals.PointsMove] = []
     for record in records:
         delta = points_for(policy, record.category_code, record.minutes)
         if delta < 0:
@@ -93,10 +112,13 @@ def earn_for_records(session: Session, records: Sequence[ServiceRecord]) -> None
             session,
             record.volunteer_id,
             delta,
+            served=(record.service_date, record.team_id),
+            later=moved,
             kind=PointsKind.EARN.value,
             record_id=record.id,
             reason="服务时长 / service hours",
         )
+    score_totals.points_moved(session, moved)
 
 
 def five_star_bonus(session: Session, order_id: uuid.UUID) -> None:
@@ -110,15 +132,18 @@ def five_star_bonus(session: Session, order_id: uuid.UUID) -> None:
         .distinct()
         .order_by(col(ServiceRecord.volunteer_id))
     ).all()
+    moved: list[score_totals.PointsMove] = []
     for volunteer_id in volunteers:
         _move(
             session,
             volunteer_id,
             bonus,
+            later=moved,
             kind=PointsKind.BONUS.value,
             order_id=order_id,
             reason="五星好评 / rated five stars",
         )
+    score_totals.points_moved(session, moved)
 
 
 def adjust(

@@ -12,28 +12,22 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Float, cast, func
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
 
 from app.auth.deps import AppSettings, CurrentPrincipal
 from app.common.identity import mask_name
 from app.config import Settings
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES, Invalid
-from app.points.models import PointsBalance
 from app.records.ledger import china_today
 from app.regions.queries import get_region
 from app.regions.scope import RegionScope
-from app.scoring.models import PeriodKind, TeamStats, TeamTotal, VolunteerTotal
+from app.scoring.board_queries import BoardBy, BoardRow, board_rows
+from app.scoring.models import PeriodKind
 from app.scoring.totals import period_key
-from app.teams.models import Team
-from app.volunteers.models import Volunteer
 
 router = APIRouter(prefix="/leaderboards", tags=["scoring"], responses=PROBLEM_RESPONSES)
 
@@ -91,16 +85,6 @@ def _boards(request: Request) -> _Recent:
 
 
 BoardCache = Annotated[_Recent, Depends(_boards)]
-
-
-class VolunteerBoardBy(StrEnum):
-    HOURS = "hours"
-    POINTS = "points"  # the current points balance (all time)
-
-
-class TeamBoardBy(StrEnum):
-    HOURS = "hours"
-    RATING = "rating"  # Bayesian average of ratings (all time)
 
 
 class BoardEntry(BaseModel):
@@ -164,87 +148,39 @@ def _scope(session: DbSession, region: str | None) -> RegionScope:
     return RegionScope.of([get_region(session, region).code])
 
 
-def _volunteer_rows(
-    session: Session, region: str | None, period: PeriodKind, key: int, limit: int
-) -> list[Any]:
-    total = VolunteerTotal
-    return list(
-        session.execute(
-            sa_select(
-                col(total.volunteer_id), col(total.region_code), col(total.minutes),
-                col(total.records), col(Volunteer.real_name), col(Volunteer.user_id),
-            )
-            .join(Volunteer, col(Volunteer.id) == col(total.volunteer_id))
-            .where(
-                col(total.period_kind) == period.value,
-                col(total.period) == key,
-                _scope(session, region).filter(col(total.region_code)),
-            )
-            .order_by(col(total.minutes).desc(), col(total.volunteer_id))
-            .limit(limit)
-        ).all()
-    )  # fmt: skip
+Region = Annotated[str | None, Query(description="A region's subtree; none: everywhere")]
+By = Annotated[BoardBy, Query(description="hours, points (awarded in the period) or rating")]
 
 
-def _points_rows(session: Session, region: str | None, limit: int) -> list[Any]:
-    hours = (
-        (col(VolunteerTotal.volunteer_id) == col(PointsBalance.volunteer_id))
-        & (col(VolunteerTotal.period_kind) == PeriodKind.ALL.value)
-        & (col(VolunteerTotal.period) == 0)
-    )
-    return list(
-        session.execute(
-            sa_select(
-                col(Volunteer.id), col(Volunteer.region_code),
-                func.coalesce(col(VolunteerTotal.minutes), 0),
-                func.coalesce(col(VolunteerTotal.records), 0),
-                col(Volunteer.real_name), col(Volunteer.user_id), col(PointsBalance.balance),
-            )
-            .join(Volunteer, col(Volunteer.id) == col(PointsBalance.volunteer_id))
-            .outerjoin(VolunteerTotal, hours)
-            .where(_scope(session, region).filter(col(Volunteer.region_code)))
-            .order_by(col(PointsBalance.balance).desc(), col(Volunteer.id))
-            .limit(limit)
-        ).all()
-    )  # fmt: skip
+def _entries(rows: list[BoardRow], names: list[str]) -> list[BoardEntry]:
+    return [
+        BoardEntry(
+            rank=n, id=row.id, name=name, region_code=row.region_code,
+            hours=round(row.minutes / 60, 2), minutes=row.minutes, records=row.records,
+            points=row.points, rating=row.rating, ratings=row.ratings,
+        )
+        for n, (row, name) in enumerate(zip(rows, names, strict=True), 1)
+    ]  # fmt: skip
 
 
-def _team_rows(
-    session: Session, region: str | None, period: PeriodKind, key: int, limit: int
-) -> list[Any]:
-    return list(
-        session.execute(
-            sa_select(col(TeamTotal.team_id), col(Team.name), col(TeamTotal.region_code),
-                      col(TeamTotal.minutes), col(TeamTotal.records))
-            .join(Team, col(Team.id) == col(TeamTotal.team_id))
-            .where(
-                col(TeamTotal.period_kind) == period.value,
-                col(TeamTotal.period) == key,
-                _scope(session, region).filter(col(TeamTotal.region_code)),
-            )
-            .order_by(col(TeamTotal.minutes).desc(), col(TeamTotal.team_id))
-            .limit(limit)
-        ).all()
-    )  # fmt: skip
-
-
-def _rated_rows(session: Session, settings: Settings, region: str | None, limit: int) -> list[Any]:
-    prior, weight = settings.score_rating_prior_mean, settings.score_rating_prior_weight
-    rating = (prior * weight + cast(col(TeamStats.rating_sum), Float)) / (
-        weight + col(TeamStats.rating_count)
-    )
-    return list(
-        session.execute(
-            sa_select(col(Team.id), col(Team.name), col(Team.region_code), rating,
-                      col(TeamStats.rating_count))
-            .join(TeamStats, col(TeamStats.team_id) == col(Team.id))
-            .where(
-                _scope(session, region).filter(col(Team.region_code)),
-                col(TeamStats.rating_count) > 0,
-            )
-            .order_by(rating.desc(), col(Team.id))
-            .limit(limit)
-        ).all()
+def _read(
+    session: DbSession,
+    settings: Settings,
+    cache: _Recent,
+    *,
+    volunteers: bool,
+    by: BoardBy,
+    region: str | None,
+    period: PeriodKind,
+    key: int,
+    limit: int,
+) -> tuple[float, list[BoardRow]]:
+    prior = (settings.score_rating_prior_mean, settings.score_rating_prior_weight)
+    return cache.get(
+        ("volunteers" if volunteers else "teams", by, region, period, key, limit),
+        settings.leaderboard_cache_seconds,
+        lambda: board_rows(session, volunteers=volunteers, by=by, scope=_scope(session, region),
+                           period=period, key=key, limit=limit, prior=prior),
     )  # fmt: skip
 
 
@@ -254,52 +190,35 @@ def volunteer_board(
     settings: AppSettings,
     cache: BoardCache,
     caller: CurrentPrincipal,
-    region: Annotated[str | None, Query(description="A region's subtree; none: everywhere")] = None,
+    region: Region = None,
     period: Period = PeriodKind.YEAR,
     at: At = None,
-    by: VolunteerBoardBy = VolunteerBoardBy.HOURS,
+    by: By = BoardBy.HOURS,
     limit: Limit = 50,
 ) -> Response:
-    """Volunteers by recorded hours (amendments included) in a region and period, or by points
-    (`by=points`: the current balance, all time). Pages are served from memory for up to
+    """Volunteers of a region subtree in a period (month, quarter, year, all) by recorded hours
+    (amendments included), by points awarded in the period (records count on their service
+    date; spending does not lower it) or by rating (a Bayesian average of the ratings of the
+    orders they served). Pages are served from memory for up to
     `DIANDAN_LEADERBOARD_CACHE_SECONDS` (10)."""
-    ttl = settings.leaderboard_cache_seconds
-    if by is VolunteerBoardBy.POINTS:
-        period, key = PeriodKind.ALL, 0
-        read_at, rows = cache.get(
-            ("points", region, limit), ttl, lambda: _points_rows(session, region, limit)
-        )
-    else:
-        key = parse_period(period, at)
-        read_at, rows = cache.get(
-            ("volunteers", region, period, key, limit),
-            ttl,
-            lambda: _volunteer_rows(session, region, period, key, limit),
-        )
-    # Row layout: id, region, minutes, records, name, user id[, points balance].
+    key = parse_period(period, at)
+    read_at, rows = _read(session, settings, cache, volunteers=True, by=by, region=region,
+                          period=period, key=key, limit=limit)  # fmt: skip
     admin = caller.admin_scope
-    named = [row[5] == caller.id or admin.covers(row[1]) for row in rows]
+    named = [row.user_id == caller.id or admin.covers(row.region_code) for row in rows]
 
     def render() -> Board:
-        entries = [
-            BoardEntry(
-                rank=n,
-                id=row[0],
-                name=row[4] if show_name else mask_name(row[4]),
-                region_code=row[1],
-                hours=round(row[2] / 60, 2),
-                minutes=row[2],
-                records=row[3],
-                points=row[6] if len(row) > 6 else None,
-            )
-            for n, (row, show_name) in enumerate(zip(rows, named, strict=True), 1)
+        names = [
+            row.name if show else mask_name(row.name) for row, show in zip(rows, named, strict=True)
         ]
-        return Board(
-            period=period, period_key=key, region_code=region, by=by.value, entries=entries
-        )
+        return Board(period=period, period_key=key, region_code=region, by=by.value,
+                     entries=_entries(rows, names))  # fmt: skip
 
     view = "named" if all(named) else "masked" if not any(named) else None
-    return cache.page((by, region, period, key, limit, view), read_at, ttl if view else 0, render)
+    ttl = settings.leaderboard_cache_seconds
+    return cache.page(
+        ("volunteers", by, region, period, key, limit, view), read_at, ttl if view else 0, render
+    )
 
 
 @router.get("/teams", response_model=Board)
@@ -308,45 +227,23 @@ def team_board(
     settings: AppSettings,
     cache: BoardCache,
     _caller: CurrentPrincipal,
-    region: Annotated[str | None, Query(description="A region's subtree; none: everywhere")] = None,
+    region: Region = None,
     period: Period = PeriodKind.YEAR,
     at: At = None,
-    by: TeamBoardBy = TeamBoardBy.HOURS,
+    by: By = BoardBy.HOURS,
     limit: Limit = 50,
 ) -> Response:
-    """Teams by recorded hours in a region and period, or by rating (a Bayesian average, so that
-    one five-star rating does not beat forty 4.8s; all time)."""
-    ttl = settings.leaderboard_cache_seconds
-    if by is TeamBoardBy.RATING:
-        read_at, rated = cache.get(
-            ("rated", region, limit), ttl, lambda: _rated_rows(session, settings, region, limit)
-        )
-
-        def render_rated() -> Board:
-            entries = [
-                BoardEntry(rank=n, id=team_id, name=name, region_code=code, hours=0, minutes=0,
-                           records=0, rating=round(float(value), 3), ratings=count)
-                for n, (team_id, name, code, value, count) in enumerate(rated, 1)
-            ]  # fmt: skip
-            return Board(period=PeriodKind.ALL, period_key=0, region_code=region, by=by.value,
-                         entries=entries)  # fmt: skip
-
-        return cache.page(("rated", region, limit), read_at, ttl, render_rated)
+    """Teams of a region subtree in a period by recorded hours, points their service earned, or
+    rating (a Bayesian average, so that one five-star rating does not beat forty 4.8s)."""
     key = parse_period(period, at)
-    read_at, rows = cache.get(
-        ("teams", region, period, key, limit),
-        ttl,
-        lambda: _team_rows(session, region, period, key, limit),
-    )
+    read_at, rows = _read(session, settings, cache, volunteers=False, by=by, region=region,
+                          period=period, key=key, limit=limit)  # fmt: skip
 
     def render() -> Board:
-        entries = [
-            BoardEntry(rank=n, id=team_id, name=name, region_code=code,
-                       hours=round(minutes / 60, 2), minutes=minutes, records=records)
-            for n, (team_id, name, code, minutes, records) in enumerate(rows, 1)
-        ]  # fmt: skip
-        return Board(
-            period=period, period_key=key, region_code=region, by=by.value, entries=entries
-        )
+        return Board(period=period, period_key=key, region_code=region, by=by.value,
+                     entries=_entries(rows, [row.name for row in rows]))  # fmt: skip
 
-    return cache.page(("teams", region, period, key, limit), read_at, ttl, render)
+    return cache.page(
+        ("teams", by, region, period, key, limit), read_at, settings.leaderboard_cache_seconds,
+        render,
+    )  # fmt: skip

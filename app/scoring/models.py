@@ -88,3 +88,43 @@ class StarGrant(SQLModel, table=True):
     reason: str = Field(default="", max_length=300)
     granted_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")  # None: auto
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class VolunteerScoreTotal(SQLModel, table=True):
+    """A volunteer's points awarded and ratings received per period, moved in the transaction
+    of the points entry or the rating. Redemptions do not lower it (the balance is elsewhere).
+    Points for service count in the period of the service date; bonuses and adjustments, and
+    ratings, in the period (China time) they were given."""
+
+    __tablename__ = "volunteer_score_total"
+    __table_args__ = (
+        Index("ix_volunteer_score_total_points", "period_kind", "period", "points"),
+        Index("ix_volunteer_score_total_region", "period_kind", "period", "region_code", "points"),
+    )
+
+    volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id", primary_key=True)
+    period_kind: str = Field(primary_key=True, sa_type=String(8))
+    period: int = Field(primary_key=True)
+    region_code: str = Field(sa_type=String(12))
+    points: int = Field(default=0, sa_type=BigInteger)
+    rating_sum: int = 0  # stars of the rated orders the volunteer served
+    rating_count: int = 0
+
+
+class TeamScoreTotal(SQLModel, table=True):
+    """The same per team: points its service earned (records and five-star bonuses of its
+    orders), and the ratings of its orders."""
+
+    __tablename__ = "team_score_total"
+    __table_args__ = (
+        Index("ix_team_score_total_points", "period_kind", "period", "points"),
+        Index("ix_team_score_total_region", "period_kind", "period", "region_code", "points"),
+    )
+
+    team_id: uuid.UUID = Field(foreign_key="team.id", primary_key=True)
+    period_kind: str = Field(primary_key=True, sa_type=String(8))
+    period: int = Field(primary_key=True)
+    region_code: str = Field(sa_type=String(12))
+    points: int = Field(default=0, sa_type=BigInteger)
+    rating_sum: int = 0
+    rating_count: int = 0

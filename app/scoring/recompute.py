@@ -1,4 +1,6 @@
-"""Rebuild every period total from the ledger, or check that they agree.
+"""Rebuild every total from its ledger, or check that they agree: the hours totals from the
+service records, the points balances and the points and rating period totals from the points
+ledger and the ratings.
 
 python -m app.scoring.recompute          # rebuild (one transaction), print the row counts
 python -m app.scoring.recompute --check  # compare only; exit 1 when anything differs
@@ -12,7 +14,7 @@ import time
 
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker, open_session
-from app.scoring.totals import mismatches, recompute
+from app.scoring import score_totals, totals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,10 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with open_session(make_sessionmaker(engine), write=not args.check) as session:
             if args.check:
-                found = mismatches(session)
+                found = {
+                    **totals.mismatches(session),
+                    **score_totals.balance_mismatches(session),
+                    **score_totals.mismatches(session),
+                }
                 print(f"mismatches: {found} ({time.perf_counter() - started:.1f} s)")
                 return 1 if any(found.values()) else 0
-            counts = recompute(session)
+            counts = {
+                **totals.recompute(session),
+                **score_totals.recompute_balances(session),
+                **score_totals.recompute(session),
+            }
             session.commit()
             print(f"recomputed: {counts} ({time.perf_counter() - started:.1f} s)")
             return 0

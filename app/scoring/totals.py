@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
 from app.records.models import ServiceRecord
-from app.scoring.models import PeriodKind, TeamTotal, VolunteerTotal
+from app.scoring.models import PeriodKind, TeamTotal, VolunteerScoreTotal, VolunteerTotal
 from app.teams.models import Team
 from app.volunteers.models import Volunteer
 
@@ -118,12 +118,13 @@ def _table(model: type[SQLModel]) -> Table:
 
 def move_volunteer(session: Session, volunteer_id: uuid.UUID, region_code: str) -> None:
     """A volunteer who moves takes their history (and their place on boards) with them."""
-    session.execute(
-        _table(VolunteerTotal)
-        .update()
-        .where(col(VolunteerTotal.volunteer_id) == volunteer_id)
-        .values(region_code=region_code)
-    )
+    for model in (VolunteerTotal, VolunteerScoreTotal):
+        session.execute(
+            _table(model)
+            .update()
+            .where(col(model.volunteer_id) == volunteer_id)
+            .values(region_code=region_code)
+        )
 
 
 def _period_column(kind: PeriodKind) -> Any:
@@ -188,11 +189,11 @@ def mismatches(session: Session) -> dict[str, int]:
         ledger = union_all(*_computed(owner)).subquery()
         from_ledger = select(*[ledger.c[c] for c in columns])
         stored = select(*[table.c[c] for c in columns])
-        found[model.__tablename__] = _count(session, except_(from_ledger, stored)) + _count(
+        found[model.__tablename__] = count_rows(session, except_(from_ledger, stored)) + count_rows(
             session, except_(stored, from_ledger)
         )
     return found
 
 
-def _count(session: Session, compound: Any) -> int:
+def count_rows(session: Session, compound: Any) -> int:
     return int(session.execute(select(func.count()).select_from(compound.subquery())).scalar_one())

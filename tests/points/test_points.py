@@ -165,7 +165,7 @@ def test_scope_of_points_and_rewards(ow: OrderWorld, client: TestClient, make: F
     assert client.put("/api/v1/points/policy", json=bad, headers=admin).status_code == 422
 
 
-def test_the_points_board_ranks_balances_in_a_region(
+def test_the_points_board_ranks_points_awarded_in_a_region(
     ow: OrderWorld, client: TestClient, make: Factory
 ) -> None:
     w = ow.world
@@ -173,11 +173,11 @@ def test_the_points_board_ranks_balances_in_a_region(
     post(client, make, w.leader, entry(w, hours=3))  # 30 points
     post(client, make, w.leader, entry(w, volunteer_id=str(w.leader_volunteer.id), hours=1))
     post(client, make, other.leader, entry(other, hours=8))
-    url = f"/api/v1/leaderboards/volunteers?by=points&region={w.county}"
+    url = f"/api/v1/leaderboards/volunteers?by=points&period=all&region={w.county}"
     board = client.get(url, headers=make.headers(w.member)).json()
     assert board["period"] == "all"
     assert [(e["points"], e["minutes"]) for e in board["entries"]] == [(30, 180), (10, 60)]
     everywhere = client.get(
-        "/api/v1/leaderboards/volunteers?by=points", headers=make.headers(w.member)
+        "/api/v1/leaderboards/volunteers?by=points&period=all", headers=make.headers(w.member)
     ).json()
     assert [e["points"] for e in everywhere["entries"]] == [80, 30, 10]
