@@ -21,6 +21,7 @@ from app.auth.principal import ApiKeyGrant, Principal, load_principal_by_id
 from app.db import open_session
 from app.errors import Forbidden, NotFound, Unauthorized
 from app.regions.queries import get_region
+from app.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "ddk"
@@ -82,12 +83,14 @@ def get_key(session: Session, key_id: uuid.UUID) -> ApiKey:
 
 
 def revoke_key(session: Session, *, actor: Principal, api_key: ApiKey, now: datetime) -> None:
-    """Takes effect on the key's next call; its account is deactivated with it."""
+    """Takes effect on the key's next call; its account is deactivated with it, and its webhook
+    subscriptions are disabled (their pending deliveries cancelled)."""
     if api_key.revoked_at is None:
         api_key.revoked_at = now
         account = session.get(User, api_key.user_id)
         if account is not None:
             account.is_active = False
+        webhooks.disable_for_owner(session, api_key.user_id)
         audit(
             session,
             actor_id=actor.id,
