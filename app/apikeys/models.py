@@ -22,6 +22,7 @@ class ApiScope(StrEnum):
     ACTIVITIES_READ = "activities:read"  # GET /exports/activities
     PERSONAL_DATA = "personal_data:read"  # full phone/ID numbers in exports, where configured
     WEBHOOKS_MANAGE = "webhooks:manage"  # the key's own webhook subscriptions
+    ORDERS_WRITE = "orders:write"  # POST /orders and Open311 POST requests.json, in its region
 
 
 class ApiKey(SQLModel, table=True):
