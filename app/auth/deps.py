@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.apikeys.models import ApiScope
-from app.apikeys.service import authenticate, note_use
+from app.apikeys.service import authenticate
+from app.apikeys.usage import note_use
 from app.auth.principal import Principal, load_principal_by_id
 from app.auth.security import read_access_token
 from app.common.clock import utcnow
@@ -74,7 +75,14 @@ def key_principal(
     now = utcnow()
     principal = authenticate(session, presented, scope, now=now)
     assert principal.api_key is not None
-    note_use(request.app.state.sessionmaker, principal.api_key, now=now)
+    note_use(
+        request.app.state.sessionmaker,
+        principal.api_key,
+        scope=scope.value,
+        ip=request.client.host if request.client else None,
+        path=request.url.path,
+        now=now,
+    )
     return principal
 
 
