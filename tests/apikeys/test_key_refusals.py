@@ -106,13 +106,14 @@ class Call:
 
 
 def send(scene: Scene, call: Call, key: str) -> httpx.Response:
-    return scene.client.request(
+    response: httpx.Response = scene.client.request(
         call.method,
         call.path,
         json=call.json,
         data=call.data,
         headers={"X-API-Key": key},
     )
+    return response
 
 
 Outside = Callable[[Scene, httpx.Response], None]
