@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Date, String
 from sqlmodel import Field, SQLModel
 
 from app.common.clock import utcnow
@@ -22,6 +22,7 @@ class ApiScope(StrEnum):
     ACTIVITIES_READ = "activities:read"  # GET /exports/activities
     PERSONAL_DATA = "personal_data:read"  # full phone/ID numbers in exports, where configured
     WEBHOOKS_MANAGE = "webhooks:manage"  # the key's own webhook subscriptions
+    ORDERS_WRITE = "orders:write"  # POST /orders and Open311 POST requests.json, in its region
 
 
 class ApiKey(SQLModel, table=True):
@@ -42,3 +43,18 @@ class ApiKey(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_ip: str | None = Field(default=None, max_length=45)
+
+
+class ApiKeyUsage(SQLModel, table=True):
+    """How often a key was used, per UTC day and scope: one upserted row, not a row a call."""
+
+    __tablename__ = "api_key_usage"
+
+    api_key_id: uuid.UUID = Field(foreign_key="api_key.id", primary_key=True)
+    day: date = Field(primary_key=True, sa_type=Date)
+    scope: str = Field(primary_key=True, sa_type=String(30))
+    calls: int = 0
+    first_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_ip: str | None = Field(default=None, max_length=45)

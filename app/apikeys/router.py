@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import col, select
 
 from app.apikeys import service
 from app.apikeys.models import ApiKey, ApiScope
+from app.apikeys.usage import usage
 from app.auth.deps import PlatformAdmin
 from app.common.clock import utcnow
 from app.common.pagination import Page, PageQuery, paginate
@@ -37,6 +39,16 @@ class ApiKeyOut(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    last_used_ip: str | None = Field(description="The address of the key's latest call")
+
+
+class ApiKeyUsageOut(BaseModel):
+    day: date = Field(description="UTC day")
+    scope: str
+    calls: int
+    first_at: datetime
+    last_at: datetime
+    last_ip: str | None
 
 
 class ApiKeyWithSecret(ApiKeyOut):
@@ -78,6 +90,23 @@ def list_api_keys(session: DbSession, _caller: PlatformAdmin, page: PageQuery) -
 @router.get("/{key_id}", response_model=ApiKeyOut)
 def read_api_key(key_id: uuid.UUID, session: DbSession, _caller: PlatformAdmin) -> ApiKeyOut:
     return _out(service.get_key(session, key_id))
+
+
+@router.get("/{key_id}/usage", response_model=list[ApiKeyUsageOut])
+def read_api_key_usage(
+    key_id: uuid.UUID,
+    session: DbSession,
+    _caller: PlatformAdmin,
+    days: Annotated[int, Query(ge=1, le=400, description="How many UTC days back")] = 30,
+) -> list[ApiKeyUsageOut]:
+    """The key's usage log: calls per UTC day and scope, with the first and last call and the
+    address of the last, newest day first."""
+    api_key = service.get_key(session, key_id)
+    since = utcnow().date() - timedelta(days=days - 1)
+    return [
+        ApiKeyUsageOut.model_validate(row, from_attributes=True)
+        for row in usage(session, api_key.id, since=since)
+    ]
 
 
 @router.delete("/{key_id}", status_code=204)

@@ -5,27 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import or_, update
-from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from app.accounts.models import GrantedRole, RoleGrant, User
 from app.apikeys.models import ApiKey, ApiScope
 from app.audit.service import record as audit
 from app.auth.principal import ApiKeyGrant, Principal, load_principal_by_id
-from app.db import open_session
 from app.errors import Forbidden, NotFound, Unauthorized
 from app.regions.queries import get_region
+from app.webhooks import service as webhooks
 
-log = logging.getLogger(__name__)
 KEY_PREFIX = "ddk"
-# `last_used_at` is written at most this often per key: a busy integrator costs no write a call.
-USE_WRITE_INTERVAL = timedelta(minutes=1)
 
 
 def _digest(key: str) -> str:
@@ -82,12 +76,14 @@ def get_key(session: Session, key_id: uuid.UUID) -> ApiKey:
 
 
 def revoke_key(session: Session, *, actor: Principal, api_key: ApiKey, now: datetime) -> None:
-    """Takes effect on the key's next call; its account is deactivated with it."""
+    """Takes effect on the key's next call; its account is deactivated with it, and its webhook
+    subscriptions are disabled (their pending deliveries cancelled)."""
     if api_key.revoked_at is None:
         api_key.revoked_at = now
         account = session.get(User, api_key.user_id)
         if account is not None:
             account.is_active = False
+        webhooks.disable_for_owner(session, api_key.user_id)
         audit(
             session,
             actor_id=actor.id,
@@ -126,27 +122,6 @@ def authenticate(session: Session, presented: str, scope: ApiScope, *, now: date
         scopes=frozenset(api_key.scopes),
         region_code=api_key.region_code,
         last_used_at=api_key.last_used_at,
+        last_used_ip=api_key.last_used_ip,
     )
-    log.info("api_key.used key=%s scope=%s", api_key.id, scope.value)
     return principal
-
-
-def note_use(factory: sessionmaker[Session], grant: ApiKeyGrant, *, now: datetime) -> None:
-    """Record when a key was last used, in a transaction of its own (most key calls are reads,
-    whose transaction is rolled back); at most once a minute per key."""
-    if grant.last_used_at is not None and now - grant.last_used_at < USE_WRITE_INTERVAL:
-        return
-    api_key_id = grant.id
-    with open_session(factory, write=True) as session:
-        session.execute(
-            update(ApiKey)
-            .where(
-                col(ApiKey.id) == api_key_id,
-                or_(
-                    col(ApiKey.last_used_at).is_(None),
-                    col(ApiKey.last_used_at) < now - USE_WRITE_INTERVAL,
-                ),
-            )
-            .values(last_used_at=now)
-        )
-        session.commit()

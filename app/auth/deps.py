@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.apikeys.models import ApiScope
-from app.apikeys.service import authenticate, note_use
+from app.apikeys.service import authenticate
+from app.apikeys.usage import note_use
 from app.auth.principal import Principal, load_principal_by_id
 from app.auth.security import read_access_token
 from app.common.clock import utcnow
@@ -18,8 +19,8 @@ from app.config import Settings
 from app.db import DbSession
 from app.errors import Forbidden, Unauthorized
 
-_bearer = HTTPBearer(auto_error=False, description="An access token from /auth/*")
-_api_key = APIKeyHeader(
+bearer_scheme = HTTPBearer(auto_error=False, description="An access token from /auth/*")
+api_key_header = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
     description="An integrator key from POST /api-keys; accepted only where an endpoint says so",
@@ -37,7 +38,7 @@ AppSettings = Annotated[Settings, Depends(get_app_settings)]
 def get_principal(
     session: DbSession,
     settings: AppSettings,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("请先登录 / sign in first", code="not_authenticated")
@@ -67,6 +68,42 @@ PlatformAdmin = Annotated[Principal, Depends(require_platform_admin)]
 AnyAdmin = Annotated[Principal, Depends(require_admin)]
 
 
+def key_principal(
+    request: Request, session: DbSession, presented: str, scope: ApiScope
+) -> Principal:
+    """The principal an API key acts as, holding `scope`; its use is noted."""
+    now = utcnow()
+    principal = authenticate(session, presented, scope, now=now)
+    assert principal.api_key is not None
+    note_use(
+        request.app.state.sessionmaker,
+        principal.api_key,
+        scope=scope.value,
+        ip=request.client.host if request.client else None,
+        path=request.url.path,
+        now=now,
+    )
+    return principal
+
+
+def user_or_key(scope: ApiScope) -> Callable[..., Principal]:
+    """For endpoints that people call and integrators may too: a Bearer sign-in, or an API key
+    holding `scope` (acting as the key's account, within the key's region)."""
+
+    def dependency(
+        request: Request,
+        session: DbSession,
+        settings: AppSettings,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        api_key: Annotated[str | None, Depends(api_key_header)],
+    ) -> Principal:
+        if api_key:
+            return key_principal(request, session, api_key, scope)
+        return get_principal(session, settings, credentials)
+
+    return dependency
+
+
 def integration_caller(
     scope: ApiScope | Callable[[Request], ApiScope],
     *,
@@ -80,16 +117,12 @@ def integration_caller(
         request: Request,
         session: DbSession,
         settings: AppSettings,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        api_key: Annotated[str | None, Depends(_api_key)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        api_key: Annotated[str | None, Depends(api_key_header)],
     ) -> Principal:
         if api_key:
-            now = utcnow()
             needed = scope(request) if callable(scope) else scope
-            principal = authenticate(session, api_key, needed, now=now)
-            assert principal.api_key is not None
-            note_use(request.app.state.sessionmaker, principal.api_key, now=now)
-            return principal
+            return key_principal(request, session, api_key, needed)
         principal = get_principal(session, settings, credentials)
         if admins == "platform":
             return require_platform_admin(principal)

@@ -31,6 +31,7 @@ class ApiKeyGrant:
     scopes: frozenset[str]
     region_code: str | None
     last_used_at: datetime | None = None
+    last_used_ip: str | None = None
 
 
 @dataclass

@@ -8,7 +8,9 @@ Endpoints (under /api/v1/open311/v2, JSON only):
 - `GET services/{code}.json`: the definition, with an empty `attributes` list.
 - `POST requests.json`: form-encoded as the spec says, or JSON. Places an order through
   `app.orders.service.place` (the same rules as `POST /orders`) on channel `open311`. The caller
-  signs in with a Bearer token (the spec's `api_key` names no user and is ignored). GeoReport has
+  signs in with a Bearer token, or, without one, sends an integrator key with the `orders:write`
+  scope as the spec's `api_key` field (or the `X-API-Key` header): the order is then the key's
+  account's and must lie within the key's region. GeoReport has
   no field for our village/community, so the extension `region_code` (12 digits) is required;
   `jurisdiction_id` is taken instead when it holds such a code. `lat`/`long` are WGS-84 and
   required; `first_name`/`last_name` become the contact name (else the caller's name), `phone`
@@ -55,12 +57,23 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 from sqlmodel import col, select
 from starlette.exceptions import HTTPException
 
-from app.auth.deps import AppSettings, Codec, CurrentPrincipal
+from app.apikeys.models import ApiScope
+from app.apikeys.orders import order_for_caller
+from app.auth.deps import (
+    AppSettings,
+    Codec,
+    CurrentPrincipal,
+    bearer_scheme,
+    get_principal,
+    key_principal,
+)
+from app.auth.principal import Principal
 from app.catalog.models import Category
 from app.common.location import Location
 from app.db import DbSession
@@ -220,7 +233,11 @@ class GeoReportIn(BaseModel):
     phone: str | None = None
     email: str | None = Field(default=None, description="Accepted, not stored")
     media_url: str | None = Field(default=None, description="Accepted, not stored")
-    api_key: str | None = Field(default=None, description="Ignored: sign in with a Bearer token")
+    api_key: str | None = Field(
+        default=None,
+        max_length=200,
+        description="An integrator key with `orders:write`, instead of a Bearer sign-in",
+    )
 
     @model_validator(mode="after")
     def _region(self) -> GeoReportIn:
@@ -318,6 +335,37 @@ def _title(description: str, category: Category | None) -> str:
     return "服务请求 service request"
 
 
+async def _presented_key(request: Request) -> str | None:
+    """An API key sent as the spec's `api_key` field or as `X-API-Key`, read before the body is
+    validated, so that a caller without any credentials hears 401 first."""
+    header = request.headers.get("x-api-key")
+    if header:
+        return header
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = await request.json()
+        except (JSONDecodeError, UnicodeDecodeError):
+            return None
+        value = body.get("api_key") if isinstance(body, dict) else None
+    else:
+        value = (await request.form()).get("api_key")
+    return value if isinstance(value, str) and value else None
+
+
+def _poster(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    presented: Annotated[str | None, Depends(_presented_key)],
+) -> Principal:
+    """Who posts: the signed-in caller when there is a Bearer token (clients that send a city's
+    `api_key` beside it keep working), else the API key with `orders:write`."""
+    if credentials is None and presented:
+        return key_principal(request, session, presented, ApiScope.ORDERS_WRITE)
+    return get_principal(session, settings, credentials)
+
+
 GEOREPORT_BODY = {
     "requestBody": {
         "required": True,
@@ -340,10 +388,11 @@ def create_request(
     session: DbSession,
     settings: AppSettings,
     codec: Codec,
-    caller: CurrentPrincipal,
+    caller: Annotated[Principal, Depends(_poster)],
     data: Annotated[GeoReportIn, Depends(_posted)],
 ) -> list[CreatedOut]:
-    """Place a request: an order on channel `open311`, by the signed-in caller."""
+    """Place a request: an order on channel `open311`, by the signed-in caller or the account of
+    an API key with `orders:write` (`api_key`), within the key's region."""
     # Only to name the order; `place` decides whether the service exists and is active.
     category = session.get(Category, data.service_code)
     name = f"{data.last_name}{data.first_name}".strip() or caller.user.display_name.strip()
@@ -361,6 +410,7 @@ def create_request(
         )
     except ValidationError as exc:
         raise BadRequest(_described(exc.errors())) from None
+    order_data = order_for_caller(caller, order_data, key_channel=Channel.OPEN311)
     try:
         order = orders.place(
             session=session, settings=settings, codec=codec, actor=caller, data=order_data

@@ -7,14 +7,17 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from app.accounts.service import PHONE_CONTEXT
+from app.apikeys.models import ApiScope
+from app.apikeys.orders import order_for_caller
 from app.audit import service as audit
-from app.auth.deps import AppSettings, Codec, CurrentPrincipal
+from app.auth.deps import AppSettings, Codec, CurrentPrincipal, user_or_key
+from app.auth.principal import Principal
 from app.common.clock import utcnow
 from app.common.pagination import Page, PageQuery, paginate
 from app.db import DbSession, open_session
@@ -44,6 +47,8 @@ from app.regions.queries import check_code
 from app.regions.scope import RegionScope
 
 router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)
+# A signed-in resident or admin, or an API key with `orders:write` (within the key's region).
+OrderPlacer = Annotated[Principal, Depends(user_or_key(ApiScope.ORDERS_WRITE))]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -66,10 +71,13 @@ def place_order(
     session: DbSession,
     settings: AppSettings,
     codec: Codec,
-    caller: CurrentPrincipal,
+    caller: OrderPlacer,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderOut | JSONResponse:
-    """点单: place a service request. Categories marked auto-approved skip review."""
+    """点单: place a service request. Categories marked auto-approved skip review. An API key
+    with `orders:write` may place orders within its region: they are the key's account's, on
+    channel `api`, and need `contact_phone`."""
+    body = order_for_caller(caller, body)
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     claim = None
     if idempotency_key is not None:

@@ -16,6 +16,7 @@ class Channel(StrEnum):
     WECHAT = "wechat"
     HOTLINE = "hotline"  # entered by an admin for a resident who phoned
     OPEN311 = "open311"
+    API = "api"  # placed by an integrator's API key (`orders:write`)
 
 
 class OrderCreate(BaseModel):

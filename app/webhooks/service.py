@@ -10,8 +10,10 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, delete, select
 
+from app.accounts.models import GrantedRole, RoleGrant, User
+from app.apikeys.models import ApiKey
 from app.audit import service as audit
-from app.auth.principal import Principal
+from app.auth.principal import ApiKeyGrant, Principal
 from app.common.clock import utcnow
 from app.common.crypto import SensitiveCodec
 from app.config import Settings
@@ -61,6 +63,32 @@ def check_event_types(types: list[str]) -> list[str]:
     return sorted(set(types))
 
 
+# The read scope that lets a key hear of an entity's changes; `changes:read` hears of all.
+ENTITY_SCOPES = {
+    "volunteer": "volunteers:read",
+    "team": "teams:read",
+    "team_member": "teams:read",
+    "service_record": "records:read",
+    "activity": "activities:read",
+}
+ALL_CHANGES = "changes:read"
+
+
+def check_key_may_hear(grant: ApiKeyGrant, types: list[str]) -> None:
+    """A key subscribes only to what its read scopes let it read: an entity's changes need that
+    entity's read scope (orders and `*` need `changes:read`, as the change feed does)."""
+    if ALL_CHANGES in grant.scopes:
+        return
+    for pattern in types:
+        needed = ENTITY_SCOPES.get(pattern.partition(".")[0], ALL_CHANGES)
+        if needed not in grant.scopes:
+            raise Forbidden(
+                f"该密钥没有 {needed} 权限，不能订阅 {pattern} / this key lacks the {needed} "
+                f"scope that {pattern!r} needs",
+                code="scope_required",
+            )
+
+
 def matches(types: list[str], event_type: str) -> bool:
     entity = event_type.partition(".")[0]
     return "*" in types or event_type in types or f"{entity}.*" in types
@@ -77,6 +105,9 @@ def subscribe(
 ) -> tuple[WebhookSubscription, str]:
     check_target(data.url, https_only=settings.webhook_https_only_value, resolve=resolve)
     region = get_region(session, data.region_code).code if data.region_code else None
+    event_types = check_event_types(data.event_types)
+    if actor.api_key is not None:
+        check_key_may_hear(actor.api_key, event_types)
     if actor.api_key is not None and actor.api_key.region_code is not None:
         # A key limited to a region hears only of that region.
         region = region or actor.api_key.region_code
@@ -91,7 +122,7 @@ def subscribe(
     subscription = WebhookSubscription(
         url=data.url,
         description=data.description,
-        event_types=check_event_types(data.event_types),
+        event_types=event_types,
         region_code=region,
         secret_cipher=codec.encrypt(secret, context=SECRET_CONTEXT),
         cursor=head or 0,
@@ -140,6 +171,12 @@ def rotate_secret(
 def enable(*, session: Session, actor: Principal, subscription: WebhookSubscription) -> None:
     if subscription.status == SubscriptionStatus.ACTIVE.value:
         raise Conflict("订阅已启用 / already active", code="already_active", current_state="active")
+    if lapsed_owners(session, [subscription.created_by_id], now=utcnow()):
+        raise Conflict(
+            "订阅所属的密钥已吊销或过期 / the subscription's API key is revoked or expired",
+            code="api_key_lapsed",
+            current_state=subscription.status,
+        )
     subscription.status = SubscriptionStatus.ACTIVE.value
     subscription.disabled_reason = None
     subscription.failing_since = None
@@ -178,16 +215,55 @@ def replay(*, session: Session, delivery: WebhookDelivery) -> None:
     session.flush()
 
 
+def lapsed_owners(session: Session, owner_ids: list[uuid.UUID], *, now: datetime) -> set[uuid.UUID]:
+    """The accounts among `owner_ids` that belong to a revoked or expired API key."""
+    if not owner_ids:
+        return set()
+    return set(
+        session.exec(
+            select(ApiKey.user_id).where(
+                col(ApiKey.user_id).in_(set(owner_ids)),
+                or_(col(ApiKey.revoked_at).is_not(None), col(ApiKey.expires_at) <= now),
+            )
+        ).all()
+    )
+
+
+KEY_LAPSED = "所属的 API 密钥已过期或吊销 / its API key has expired or was revoked"
+KEY_REVOKED = "所属的 API 密钥已吊销 / its API key was revoked"
+
+
+def disable_for_owner(session: Session, owner_id: uuid.UUID) -> int:
+    """Disable the active subscriptions of an account (an API key's, when it is revoked)."""
+    active = session.exec(
+        select(WebhookSubscription)
+        .where(
+            WebhookSubscription.created_by_id == owner_id,
+            WebhookSubscription.status == SubscriptionStatus.ACTIVE.value,
+        )
+        .with_for_update()
+    ).all()
+    for subscription in active:
+        _disable(session, subscription, KEY_REVOKED)
+    session.flush()
+    return len(active)
+
+
 def fan_out(session: Session, *, now: datetime, limit: int = FAN_OUT_BATCH) -> int:
     """Turn new feed changes into deliveries for each active subscription that wants them.
-    Subscriptions are claimed with SKIP LOCKED: several workers share the work, none repeats it."""
+    Subscriptions are claimed with SKIP LOCKED: several workers share the work, none repeats it.
+    A subscription whose API key is revoked or expired hears nothing more: it is disabled."""
     created = 0
     subscriptions = session.exec(
         select(WebhookSubscription)
         .where(WebhookSubscription.status == SubscriptionStatus.ACTIVE.value)
         .with_for_update(skip_locked=True)
     ).all()
+    lapsed = lapsed_owners(session, [s.created_by_id for s in subscriptions], now=now)
     for subscription in subscriptions:
+        if subscription.created_by_id in lapsed:
+            _disable(session, subscription, KEY_LAPSED)
+            continue
         scope = (
             RegionScope.of([subscription.region_code])
             if subscription.region_code
@@ -268,6 +344,16 @@ def _signing_keys(
     return keys
 
 
+def _platform_admin_ids(session: Session) -> list[uuid.UUID]:
+    return list(
+        session.exec(
+            select(RoleGrant.user_id)
+            .join(User, col(User.id) == col(RoleGrant.user_id))
+            .where(RoleGrant.role == GrantedRole.PLATFORM_ADMIN.value, col(User.is_active))
+        ).all()
+    )
+
+
 def _disable(session: Session, subscription: WebhookSubscription, reason: str) -> None:
     subscription.status = SubscriptionStatus.DISABLED.value
     subscription.disabled_reason = reason[:300]
@@ -284,10 +370,11 @@ def _disable(session: Session, subscription: WebhookSubscription, reason: str) -
         session, actor_id=None, action="webhook.disabled", subject_type="webhook",
         subject_id=subscription.id, detail={"reason": reason[:300]},
     )  # fmt: skip
+    # The creator may be an API key's account, which nobody reads: platform admins hear too.
     notify(
         session,
         topic="webhook.disabled",
-        recipients=[subscription.created_by_id],
+        recipients=[subscription.created_by_id, *_platform_admin_ids(session)],
         payload={
             "subscription_id": str(subscription.id),
             "url": subscription.url,

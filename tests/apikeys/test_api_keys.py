@@ -184,7 +184,7 @@ def test_a_key_manages_only_its_own_webhooks_within_its_region(
         json={"url": "https://hooks.example.com/a", "event_types": ["*"]},
         headers=admin,
     ).json()
-    key = issue(client, make, scopes=["webhooks:manage"], region_code=COUNTY)["key"]
+    key = issue(client, make, scopes=["webhooks:manage", "changes:read"], region_code=COUNTY)["key"]
     mine = client.post(
         "/api/v1/webhooks",
         json={"url": "https://hooks.example.com/b", "event_types": ["order.*"]},
