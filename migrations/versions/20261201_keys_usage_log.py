@@ -1,7 +1,7 @@
 """api key usage log: per-day counters and the last caller's address
 
 Revision ID: 95e216446c81
-Revises: 4a62e37b4882
+Revises: e866d5f8ce1c
 Create Date: 2026-12-01 19:55:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "95e216446c81"
-down_revision: str | None = "4a62e37b4882"
+down_revision: str | None = "e866d5f8ce1c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
