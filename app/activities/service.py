@@ -364,9 +364,7 @@ def confirm(
             )
         )
     land_records(session, settings, drafts)
-    team_stats.record_activity(
-        session, settings, activity.team_id, china_date(activity.starts_at)
-    )
+    team_stats.record_activity(session, settings, activity.team_id, china_date(activity.starts_at))
     return len(drafts)
 
 

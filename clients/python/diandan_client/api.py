@@ -42,12 +42,59 @@ class Api(BaseClient):
             ),
         )
 
+    def overdue_reports(
+        self, *, region: str | None = None, team_id: str | UUID | None = None
+    ) -> list[m.ActivityOut]:
+        """Overdue Reports
+
+        Activities in the admin's region whose record (志愿服务活动记录表) was not filed within
+        `DIANDAN_ACTIVITY_REPORT_DAYS` after they ended.
+        """
+        return cast(
+            "list[m.ActivityOut]",
+            self._json(
+                "GET",
+                "/api/v1/activities/overdue-reports",
+                params={"region": region, "team_id": team_id},
+            ),
+        )
+
+    def overdue_teams(
+        self, *, region: str | None = None, month: str | None = None
+    ) -> list[m.TeamWithoutActivity]:
+        """Overdue Teams
+
+        Active teams in the admin's region without a confirmed activity in the month (default:
+        this month): each team is expected to hold at least one a month.
+        """
+        return cast(
+            "list[m.TeamWithoutActivity]",
+            self._json(
+                "GET", "/api/v1/activities/overdue-teams", params={"region": region, "month": month}
+            ),
+        )
+
     def read_activity(self, activity_id: str | UUID) -> m.ActivityOut:
         """Read Activity"""
         return cast(
             "m.ActivityOut",
             self._json(
                 "GET", self._path("/api/v1/activities/{activity_id}", {"activity_id": activity_id})
+            ),
+        )
+
+    def cancel_activity(self, activity_id: str | UUID, *, body: m.Cancellation) -> m.ActivityOut:
+        """Cancel Activity
+
+        The team leader or a site admin over the team calls the activity off, with a reason;
+        everyone signed up is notified. Refused (409) once attendance is confirmed.
+        """
+        return cast(
+            "m.ActivityOut",
+            self._json(
+                "POST",
+                self._path("/api/v1/activities/{activity_id}/cancel", {"activity_id": activity_id}),
+                json=body,
             ),
         )
 
@@ -105,7 +152,8 @@ class Api(BaseClient):
     def export_report(self, activity_id: str | UUID, *, format: str | None = None) -> Any:
         """Export Report
 
-        The activity record as JSON or CSV (Chinese headers), with its attendance and hours.
+        The activity record as JSON or CSV (Chinese headers), with its filing deadline and its
+        attendance: each volunteer, check-in and check-out, recorded hours.
         """
         return cast(
             "Any",
@@ -211,6 +259,23 @@ class Api(BaseClient):
         return cast(
             "m.ApiKeyOut",
             self._json("GET", self._path("/api/v1/api-keys/{key_id}", {"key_id": key_id})),
+        )
+
+    def read_api_key_usage(
+        self, key_id: str | UUID, *, days: int | None = None
+    ) -> list[m.ApiKeyUsageOut]:
+        """Read Api Key Usage
+
+        The key's usage log: calls per UTC day and scope, with the first and last call and the
+        address of the last, newest day first.
+        """
+        return cast(
+            "list[m.ApiKeyUsageOut]",
+            self._json(
+                "GET",
+                self._path("/api/v1/api-keys/{key_id}/usage", {"key_id": key_id}),
+                params={"days": days},
+            ),
         )
 
     def send_sms_code(self, *, body: m.SmsCodeRequest) -> m.SmsCodeSent:
@@ -342,12 +407,20 @@ class Api(BaseClient):
             ),
         )
 
+    def request_omission(self, *, body: m.OmissionCreate) -> m.CorrectionOut:
+        """Request Omission
+
+        A volunteer asks for a service that was not recorded to be added (补录): date, hours (and times), content, the team and optionally the activity. The team leader or a site admin over the team decides; approval lands the record with every rule of a new record (`record_id` is then the record), rejection keeps the request and its reason. Service time (服务时长): the rule set by DIANDAN_SERVICE_TIME_RULE, by default “实际服务时长,不含往返路途时间 / actual time spent serving, travel excluded”; every record read states the rule in force (`rule`).
+        """
+        return cast("m.CorrectionOut", self._json("POST", "/api/v1/correction-requests", json=body))
+
     def approve_correction(
         self, request_id: str | UUID, *, body: m.CorrectionDecision
     ) -> m.CorrectionOut:
         """Approve Correction
 
-        Approve: the correction is written as an amendment of the record.
+        Approve: the correction is written as an amendment of the record; an omission lands as
+        a new record.
         """
         return cast(
             "m.CorrectionOut",
@@ -463,13 +536,13 @@ class Api(BaseClient):
         region: str | None = None,
         period: m.PeriodKind | None = None,
         at: str | None = None,
-        by: m.TeamBoardBy | None = None,
+        by: m.BoardBy | None = None,
         limit: int | None = None,
     ) -> m.Board:
         """Team Board
 
-        Teams by recorded hours in a region and period, or by rating (a Bayesian average, so that
-        one five-star rating does not beat forty 4.8s; all time).
+        Teams of a region subtree in a period by recorded hours, points their service earned, or
+        rating (a Bayesian average, so that one five-star rating does not beat forty 4.8s).
         """
         return cast(
             "m.Board",
@@ -486,13 +559,15 @@ class Api(BaseClient):
         region: str | None = None,
         period: m.PeriodKind | None = None,
         at: str | None = None,
-        by: m.VolunteerBoardBy | None = None,
+        by: m.BoardBy | None = None,
         limit: int | None = None,
     ) -> m.Board:
         """Volunteer Board
 
-        Volunteers by recorded hours (amendments included) in a region and period, or by points
-        (`by=points`: the current balance, all time). Pages are served from memory for up to
+        Volunteers of a region subtree in a period (month, quarter, year, all) by recorded hours
+        (amendments included), by points awarded in the period (records count on their service
+        date; spending does not lower it) or by rating (a Bayesian average of the ratings of the
+        orders they served). Pages are served from memory for up to
         `DIANDAN_LEADERBOARD_CACHE_SECONDS` (10).
         """
         return cast(
@@ -548,7 +623,8 @@ class Api(BaseClient):
     def create_request(self, *, body: dict[str, Any]) -> list[m.CreatedOut]:
         """Create Request
 
-        Place a request: an order on channel `open311`, by the signed-in caller.
+        Place a request: an order on channel `open311`, by the signed-in caller or the account of
+        an API key with `orders:write` (`api_key`), within the key's region.
         """
         return cast(
             "list[m.CreatedOut]", self._json("POST", "/api/v1/open311/v2/requests.json", json=body)
@@ -626,7 +702,9 @@ class Api(BaseClient):
     def place_order(self, *, body: m.OrderCreate, idempotency_key: str | None = None) -> m.OrderOut:
         """Place Order
 
-        点单: place a service request. Categories marked auto-approved skip review.
+        点单: place a service request. Categories marked auto-approved skip review. An API key
+        with `orders:write` may place orders within its region: they are the key's account's, on
+        channel `api`, and need `contact_phone`.
         """
         return cast(
             "m.OrderOut",
@@ -888,14 +966,14 @@ class Api(BaseClient):
     def create_record(self, *, body: m.RecordCreate) -> m.LedgerRowOut:
         """Create Record
 
-        Enter a service record (team leaders for their team, site admins within their region). Service time: 实际服务时长,不含往返路途时间 / actual time spent serving, travel excluded; stored in whole minutes. Refused: a volunteer who is not an approved member of the team, non-positive hours, a future date, more than 24 hours on one day for one volunteer, times overlapping another record.
+        Enter a service record (team leaders for their team, site admins within their region). Stored in whole minutes. Refused (422, with `code`): a volunteer who is not an approved member of the team (not_a_member), non-positive hours, a future date (future_date) or future times (future_times), a date that is not the China date (Asia/Shanghai) of started_at (date_mismatch), more than 24 hours on one day for one volunteer (day_limit), times overlapping another live record (overlapping_times). Service time (服务时长): the rule set by DIANDAN_SERVICE_TIME_RULE, by default “实际服务时长,不含往返路途时间 / actual time spent serving, travel excluded”; every record read states the rule in force (`rule`).
         """
         return cast("m.LedgerRowOut", self._json("POST", "/api/v1/records", json=body))
 
     def read_record(self, record_id: str | UUID) -> m.RecordDetailOut:
         """Read Record
 
-        A record with its amendments; the original stays as it was entered.
+        A record with its amendments; the original stays as it was entered. Service time (服务时长): the rule set by DIANDAN_SERVICE_TIME_RULE, by default “实际服务时长,不含往返路途时间 / actual time spent serving, travel excluded”; every record read states the rule in force (`rule`).
         """
         return cast(
             "m.RecordDetailOut",
@@ -905,8 +983,7 @@ class Api(BaseClient):
     def amend_record(self, record_id: str | UUID, *, body: m.AmendmentCreate) -> m.LedgerRowOut:
         """Amend Record
 
-        Correct a record (team leader or site admin): appended with reason and actor, the
-        original kept; totals follow the corrected value. `hours: 0` voids the record.
+        Correct a record (team leader or site admin): hours, content, date, times or category. Appended with reason and actor, the original kept; the same rules as a new record are checked for the corrected record, and the totals follow (a new date moves the minutes from the old day's periods to the new one's: a `reversal` row, then the amendment). `hours: 0` voids the record. Service time (服务时长): the rule set by DIANDAN_SERVICE_TIME_RULE, by default “实际服务时长,不含往返路途时间 / actual time spent serving, travel excluded”; every record read states the rule in force (`rule`).
         """
         return cast(
             "m.LedgerRowOut",
@@ -935,14 +1012,25 @@ class Api(BaseClient):
             ),
         )
 
-    def redeem(self, *, body: m.RedemptionIn) -> m.RedemptionOut:
+    def redeem(
+        self, *, body: m.RedemptionIn, idempotency_key: str | None = None
+    ) -> m.RedemptionOut:
         """Redeem
 
         An approved volunteer spends points on a reward open to their region. Stock and balance
         each change by one conditional statement, so concurrent redemptions never oversell or
-        overspend; a refusal changes nothing.
+        overspend; a refusal changes nothing. Send an `Idempotency-Key` to make a retry safe: a
+        repeat replays the first answer (`Idempotent-Replayed: true`) instead of spending twice.
         """
-        return cast("m.RedemptionOut", self._json("POST", "/api/v1/redemptions", json=body))
+        return cast(
+            "m.RedemptionOut",
+            self._json(
+                "POST",
+                "/api/v1/redemptions",
+                json=body,
+                headers={"Idempotency-Key": idempotency_key},
+            ),
+        )
 
     def list_regions(
         self,
@@ -973,6 +1061,40 @@ class Api(BaseClient):
         return cast(
             "m.RegionDetail",
             self._json("GET", self._path("/api/v1/regions/{code}", {"code": code})),
+        )
+
+    def remove_thresholds(self, code: str) -> None:
+        """Remove Thresholds
+
+        The region falls back to its nearest ancestor's thresholds (or the default).
+        """
+        self._json("DELETE", self._path("/api/v1/regions/{code}/star-thresholds", {"code": code}))
+
+    def read_thresholds(self, code: str) -> m.ThresholdsOut:
+        """Read Thresholds
+
+        The star thresholds that apply in a region: its own, else the nearest ancestor's, else
+        the default (`DIANDAN_STAR_THRESHOLDS_HOURS`).
+        """
+        return cast(
+            "m.ThresholdsOut",
+            self._json("GET", self._path("/api/v1/regions/{code}/star-thresholds", {"code": code})),
+        )
+
+    def write_thresholds(self, code: str, *, body: m.ThresholdsIn) -> m.ThresholdsOut:
+        """Write Thresholds
+
+        Set the thresholds of a region's subtree: the platform admin anywhere, an admin of a
+        county-level (or higher) site within their subtree. Eligibility follows at once; granted
+        levels stay as decided.
+        """
+        return cast(
+            "m.ThresholdsOut",
+            self._json(
+                "PUT",
+                self._path("/api/v1/regions/{code}/star-thresholds", {"code": code}),
+                json=body,
+            ),
         )
 
     def list_rewards(
@@ -1082,6 +1204,27 @@ class Api(BaseClient):
             ),
         )
 
+    def star_application_queue(
+        self,
+        *,
+        status: m.StarApplicationStatus | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> m.Page_ApplicationOut_:
+        """Star Application Queue
+
+        An admin's review queue: applications of the volunteers in their region (pending by
+        default), oldest first.
+        """
+        return cast(
+            "m.Page_ApplicationOut_",
+            self._json(
+                "GET",
+                "/api/v1/star-applications",
+                params={"status": status, "limit": limit, "cursor": cursor},
+            ),
+        )
+
     def list_changes(
         self,
         *,
@@ -1092,11 +1235,11 @@ class Api(BaseClient):
     ) -> m.ChangePage:
         """List Changes
 
-        Every create, update and delete of volunteers, teams, memberships, service records and
-        orders, in commit order. Start without a cursor; keep `next_cursor` and pass it back to
-        resume: no change is skipped or repeated. Payloads are thin (what changed, where); fetch the
-        rows through the API. Site admins see the changes of their region; API keys need
-        `changes:read` and see their region's.
+        Every create, update and delete of volunteers, teams, memberships, service records,
+        orders and activities, in commit order. Start without a cursor; keep `next_cursor` and pass
+        it back to resume: no change is skipped or repeated. Payloads are thin (what changed,
+        where); fetch the rows through the API. Site admins see the changes of their region; API
+        keys need `changes:read` and see their region's.
         """
         return cast(
             "m.ChangePage",
@@ -1117,14 +1260,16 @@ class Api(BaseClient):
     def dead_letters(self) -> list[m.DeadLetterOut]:
         """Dead Letters
 
-        Batches the receiver refused as invalid, newest first (at most 200).
+        Batches the receiver refused as invalid, or that kept failing for
+        DIANDAN_NATIONAL_PUSH_MAX_RUNS runs, newest first (at most 200).
         """
         return cast("list[m.DeadLetterOut]", self._json("GET", "/api/v1/sync/push/dead-letters"))
 
     def replay(self, letter_id: str | UUID) -> m.DeadLetterOut:
         """Replay
 
-        Send a parked batch again on the worker's next pass, rebuilt from the current rows.
+        Send a parked batch again on the worker's next pass, rebuilt from the current rows, as
+        a new batch with an idempotency key of its own (`…-replay-<n>`).
         """
         return cast(
             "m.DeadLetterOut",
@@ -1392,10 +1537,13 @@ class Api(BaseClient):
             ),
         )
 
-    def adjust_points(self, volunteer_id: str | UUID, *, body: m.AdjustmentIn) -> m.EntryOut:
+    def adjust_points(
+        self, volunteer_id: str | UUID, *, body: m.AdjustmentIn, idempotency_key: str | None = None
+    ) -> m.EntryOut:
         """Adjust Points
 
-        An admin over the volunteer's region adds or takes points, with a reason.
+        An admin over the volunteer's region adds or takes points, with a reason. Send an
+        `Idempotency-Key` to make a retry safe: it replays the first answer, never adjusts twice.
         """
         return cast(
             "m.EntryOut",
@@ -1406,6 +1554,7 @@ class Api(BaseClient):
                     {"volunteer_id": volunteer_id},
                 ),
                 json=body,
+                headers={"Idempotency-Key": idempotency_key},
             ),
         )
 
@@ -1420,7 +1569,7 @@ class Api(BaseClient):
     ) -> m.Page_RecordOut_:
         """List Records
 
-        Service records (志愿服务记录) and their amendments, in ledger order. Service time: 实际服务时长,不含往返路途时间 / actual time spent serving, travel excluded.
+        Service records (志愿服务记录) and their amendments, in ledger order, each with its times, place, who recorded it and when, the order or activity, and the order's rating. Service time (服务时长): the rule set by DIANDAN_SERVICE_TIME_RULE, by default “实际服务时长,不含往返路途时间 / actual time spent serving, travel excluded”; every record read states the rule in force (`rule`).
         """
         return cast(
             "m.Page_RecordOut_",
@@ -1465,6 +1614,81 @@ class Api(BaseClient):
             ),
         )
 
+    def list_star_applications(self, volunteer_id: str | UUID) -> list[m.ApplicationOut]:
+        """List Star Applications
+
+        The volunteer's applications and their decisions, newest first.
+        """
+        return cast(
+            "list[m.ApplicationOut]",
+            self._json(
+                "GET",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/star-applications",
+                    {"volunteer_id": volunteer_id},
+                ),
+            ),
+        )
+
+    def apply_for_stars(
+        self, volunteer_id: str | UUID, *, body: m.ApplicationIn
+    ) -> m.ApplicationOut:
+        """Apply For Stars
+
+        The volunteer applies for a level their hours qualify for (one open application at a
+        time); an admin over their region reviews it.
+        """
+        return cast(
+            "m.ApplicationOut",
+            self._json(
+                "POST",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/star-applications",
+                    {"volunteer_id": volunteer_id},
+                ),
+                json=body,
+            ),
+        )
+
+    def approve_star_application(
+        self, volunteer_id: str | UUID, application_id: str | UUID, *, body: m.DecisionIn
+    ) -> m.ApplicationOut:
+        """Approve Star Application
+
+        Grant the level applied for (still within what the hours qualify for); kept as history
+        and notified.
+        """
+        return cast(
+            "m.ApplicationOut",
+            self._json(
+                "POST",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/star-applications/{application_id}/approve",
+                    {"volunteer_id": volunteer_id, "application_id": application_id},
+                ),
+                json=body,
+            ),
+        )
+
+    def reject_star_application(
+        self, volunteer_id: str | UUID, application_id: str | UUID, *, body: m.DecisionIn
+    ) -> m.ApplicationOut:
+        """Reject Star Application
+
+        Refuse the application with a reason; the volunteer is told and may apply again.
+        """
+        return cast(
+            "m.ApplicationOut",
+            self._json(
+                "POST",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/star-applications/{application_id}/reject",
+                    {"volunteer_id": volunteer_id, "application_id": application_id},
+                ),
+                json=body,
+            ),
+        )
+
     def read_stars(self, volunteer_id: str | UUID) -> m.StarsOut:
         """Read Stars
 
@@ -1494,6 +1718,41 @@ class Api(BaseClient):
                     "/api/v1/volunteers/{volunteer_id}/stars", {"volunteer_id": volunteer_id}
                 ),
                 json=body,
+            ),
+        )
+
+    def transfer_volunteer(self, volunteer_id: str | UUID, *, body: m.TransferIn) -> m.TransferOut:
+        """Transfer Volunteer
+
+        Move a volunteer to another region (and optionally into a team there), leaving the old
+        place's teams unless `leave_teams` is false. Their records, totals, points, stars and
+        certificates move with them; leaderboards of the new region list them at once. The caller
+        must be an admin over both the current region and the destination (the platform admin
+        anywhere). The move is kept in the transfer history and the volunteer is notified.
+        """
+        return cast(
+            "m.TransferOut",
+            self._json(
+                "POST",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/transfer", {"volunteer_id": volunteer_id}
+                ),
+                json=body,
+            ),
+        )
+
+    def list_transfers(self, volunteer_id: str | UUID) -> list[m.TransferOut]:
+        """List Transfers
+
+        The volunteer's moves, newest first (for whoever may see the volunteer).
+        """
+        return cast(
+            "list[m.TransferOut]",
+            self._json(
+                "GET",
+                self._path(
+                    "/api/v1/volunteers/{volunteer_id}/transfers", {"volunteer_id": volunteer_id}
+                ),
             ),
         )
 

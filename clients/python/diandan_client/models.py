@@ -21,16 +21,22 @@ class ActivityCreate(TypedDict):
 class ActivityOut(TypedDict):
     """ActivityOut"""
 
+    cancel_reason: NotRequired[str | None]
+    cancelled_at: NotRequired[str | None]
     capacity: int
     category_code: str
+    confirmed_at: NotRequired[str | None]
     description: str
     ends_at: str
+    filed_at: NotRequired[str | None]
     id: str
     location: "Location | None"
     my_signup: NotRequired[str | None]
     order_id: str | None
     place: str
     region_code: str
+    report_due_at: str
+    report_overdue: bool
     signed_up: int
     signup_deadline: str
     starts_at: str
@@ -42,7 +48,7 @@ class ActivityOut(TypedDict):
 class ActivityReport(TypedDict):
     """ActivityReport
 
-    志愿服务活动记录表: filed within three days after the activity.
+    志愿服务活动记录表: due `DIANDAN_ACTIVITY_REPORT_DAYS` (3) days after the activity.
     """
 
     leading_official: str
@@ -71,9 +77,13 @@ class AdminSiteOut(TypedDict):
 class AmendmentCreate(TypedDict):
     """AmendmentCreate"""
 
+    category_code: NotRequired[str | None]
     content: NotRequired[str | None]
+    ended_at: NotRequired[str | None]
     hours: NotRequired[float | None]
     reason: str
+    service_date: NotRequired[str | None]
+    started_at: NotRequired[str | None]
 
 
 class ApiKeyCreate(TypedDict):
@@ -92,11 +102,23 @@ class ApiKeyOut(TypedDict):
     expires_at: str | None
     id: str
     last_used_at: str | None
+    last_used_ip: str | None
     name: str
     prefix: str
     region_code: str | None
     revoked_at: str | None
     scopes: list[str]
+
+
+class ApiKeyUsageOut(TypedDict):
+    """ApiKeyUsageOut"""
+
+    calls: int
+    day: str
+    first_at: str
+    last_at: str
+    last_ip: str | None
+    scope: str
 
 
 class ApiKeyWithSecret(TypedDict):
@@ -107,6 +129,7 @@ class ApiKeyWithSecret(TypedDict):
     id: str
     key: str
     last_used_at: str | None
+    last_used_ip: str | None
     name: str
     prefix: str
     region_code: str | None
@@ -122,8 +145,32 @@ ApiScope: TypeAlias = Literal[
     "activities:read",
     "personal_data:read",
     "webhooks:manage",
+    "orders:write",
 ]
 """What a key may do. Each endpoint that takes keys names the one scope it needs."""
+
+
+class ApplicationIn(TypedDict):
+    """ApplicationIn"""
+
+    level: NotRequired[int | None]
+    note: NotRequired[str]
+
+
+class ApplicationOut(TypedDict):
+    """ApplicationOut"""
+
+    created_at: str
+    decided_at: str | None
+    decided_by_id: str | None
+    decision_reason: str | None
+    eligible_level: int
+    grant_id: str | None
+    id: str
+    level: int
+    note: str
+    status: str
+    volunteer_id: str
 
 
 class ApproveOrder(TypedDict):
@@ -178,6 +225,9 @@ class Board(TypedDict):
     region_code: str | None
 
 
+BoardBy: TypeAlias = Literal["hours", "points", "rating"]
+
+
 class BoardEntry(TypedDict):
     """BoardEntry"""
 
@@ -212,6 +262,12 @@ class Body_exports_import_table(TypedDict):
 
 class CancelOrder(TypedDict):
     """CancelOrder"""
+
+    reason: str
+
+
+class Cancellation(TypedDict):
+    """Cancellation"""
 
     reason: str
 
@@ -297,8 +353,9 @@ class CellError(TypedDict):
 class CertificateCreate(TypedDict):
     """CertificateCreate"""
 
-    contact: NotRequired[str]
-    person_in_charge: NotRequired[str]
+    contact: str
+    notes: NotRequired[str]
+    person_in_charge: str
     since: NotRequired[str | None]
     until: NotRequired[str | None]
 
@@ -336,7 +393,7 @@ class ChangePage(TypedDict):
     next_cursor: str
 
 
-Channel: TypeAlias = Literal["app", "wechat", "hotline", "open311"]
+Channel: TypeAlias = Literal["app", "wechat", "hotline", "open311", "api"]
 
 
 class CheckIn(TypedDict):
@@ -398,9 +455,13 @@ CoordSystem: TypeAlias = Literal["wgs84", "gcj02", "bd09"]
 class CorrectionCreate(TypedDict):
     """CorrectionCreate"""
 
+    category_code: NotRequired[str | None]
     content: NotRequired[str | None]
+    ended_at: NotRequired[str | None]
     hours: NotRequired[float | None]
     reason: str
+    service_date: NotRequired[str | None]
+    started_at: NotRequired[str | None]
 
 
 class CorrectionDecision(TypedDict):
@@ -412,17 +473,25 @@ class CorrectionDecision(TypedDict):
 class CorrectionOut(TypedDict):
     """CorrectionOut"""
 
+    activity_id: str | None
     amendment_id: str | None
+    category_code: str | None
     content: str | None
     created_at: str
     decided_at: str | None
     decided_by_id: str | None
     decision_reason: str | None
+    ended_at: str | None
     id: str
     minutes: int | None
+    omission: bool
+    place: str | None
     reason: str
-    record_id: str
+    record_id: str | None
+    service_date: str | None
+    started_at: str | None
     status: str
+    team_id: str
     volunteer_id: str
 
 
@@ -449,6 +518,12 @@ class DeadLetterOut(TypedDict):
     status: str
     subjects: list[dict[str, str]]
     updated_at: str
+
+
+class DecisionIn(TypedDict):
+    """DecisionIn"""
+
+    reason: str
 
 
 class DeclineOffer(TypedDict):
@@ -555,6 +630,7 @@ class LedgerRowOut(TypedDict):
     minutes: int
     order_id: str | None
     place: str
+    rating: NotRequired[int | None]
     reason: str
     recorded_by_id: str
     region_code: str
@@ -635,6 +711,24 @@ class OfferOut(TypedDict):
     mode: "DispatchMode"
     status: str
     team: "TeamRef"
+
+
+class OmissionCreate(TypedDict):
+    """OmissionCreate
+
+    A volunteer's request to add a service that was not recorded (补录申请).
+    """
+
+    activity_id: NotRequired[str | None]
+    category_code: NotRequired[str | None]
+    content: str
+    ended_at: NotRequired[str | None]
+    hours: float
+    place: NotRequired[str]
+    reason: str
+    service_date: str
+    started_at: NotRequired[str | None]
+    team_id: str
 
 
 class OrderCreate(TypedDict):
@@ -730,6 +824,13 @@ class Page_ApiKeyOut_(TypedDict):
     """Page[ApiKeyOut]"""
 
     items: "list[ApiKeyOut]"
+    next_cursor: NotRequired[str | None]
+
+
+class Page_ApplicationOut_(TypedDict):
+    """Page[ApplicationOut]"""
+
+    items: "list[ApplicationOut]"
     next_cursor: NotRequired[str | None]
 
 
@@ -947,8 +1048,13 @@ class RecordDetailOut(TypedDict):
     """RecordDetailOut"""
 
     amendments: "list[LedgerRowOut]"
+    effective_category_code: str
+    effective_content: str
+    effective_ended_at: str | None
     effective_hours: float
     effective_minutes: int
+    effective_service_date: str
+    effective_started_at: str | None
     record: "LedgerRowOut"
     rule: NotRequired[str]
 
@@ -956,18 +1062,25 @@ class RecordDetailOut(TypedDict):
 class RecordOut(TypedDict):
     """RecordOut"""
 
+    activity_id: NotRequired[str | None]
     amends_id: NotRequired[str | None]
     category_code: str
     content: str
+    ended_at: NotRequired[str | None]
     hours: float
     id: str
     minutes: int
     order_id: str | None
+    place: NotRequired[str]
+    rating: NotRequired[int | None]
     reason: NotRequired[str]
     recorded_at: str
+    recorded_by_id: str
     region_code: str
+    rule: NotRequired[str]
     service_date: str
     source: str
+    started_at: NotRequired[str | None]
     team_id: str
 
 
@@ -1220,6 +1333,9 @@ class SmsLogin(TypedDict):
     phone: str
 
 
+StarApplicationStatus: TypeAlias = Literal["pending", "approved", "rejected"]
+
+
 class StarGrantIn(TypedDict):
     """StarGrantIn"""
 
@@ -1250,6 +1366,7 @@ class StarOut(TypedDict):
 class StarsOut(TypedDict):
     """StarsOut"""
 
+    above_eligible: bool
     auto_grant: bool
     eligible_level: int
     granted_level: int
@@ -1304,18 +1421,16 @@ class SubscriptionWithSecret(TypedDict):
     url: str
 
 
-TeamBoardBy: TypeAlias = Literal["hours", "rating"]
-
-
 class TeamCandidate(TypedDict):
     """TeamCandidate"""
 
+    activities: int
+    founded_on: str | None
     hours: float
     id: str
     members: int
     name: str
     region_code: str
-    service_days: int
 
 
 class TeamCreate(TypedDict):
@@ -1399,12 +1514,58 @@ class TeamUpdate(TypedDict):
     status: NotRequired["TeamStatus | None"]
 
 
+class TeamWithoutActivity(TypedDict):
+    """TeamWithoutActivity"""
+
+    last_activity_at: str | None
+    name: str
+    region_code: str
+    team_id: str
+
+
+class ThresholdsIn(TypedDict):
+    """ThresholdsIn"""
+
+    hours: list[int]
+
+
+class ThresholdsOut(TypedDict):
+    """ThresholdsOut"""
+
+    hours: list[int]
+    region_code: str
+    source_region_code: str | None
+
+
 class TokenOut(TypedDict):
     """TokenOut"""
 
     access_token: str
     expires_in: int
     token_type: NotRequired[str]
+
+
+class TransferIn(TypedDict):
+    """TransferIn"""
+
+    leave_teams: NotRequired[bool]
+    reason: str
+    region_code: str
+    team_id: NotRequired[str | None]
+
+
+class TransferOut(TypedDict):
+    """TransferOut"""
+
+    created_at: str
+    from_region_code: str
+    id: str
+    left_team_ids: list[str]
+    moved_by_id: str
+    reason: str
+    to_region_code: str
+    to_team_id: str | None
+    volunteer_id: str
 
 
 class UserCreate(TypedDict):
@@ -1453,9 +1614,6 @@ class VerifyOut(TypedDict):
     valid: bool
 
 
-VolunteerBoardBy: TypeAlias = Literal["hours", "points"]
-
-
 class VolunteerCandidate(TypedDict):
     """VolunteerCandidate"""
 
@@ -1463,6 +1621,7 @@ class VolunteerCandidate(TypedDict):
     name: str
     region_code: str
     total_hours: float
+    year_hours: float
 
 
 class VolunteerCreate(TypedDict):
