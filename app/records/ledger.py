@@ -345,7 +345,8 @@ def land_records(
     move the totals. Flushes; the caller commits."""
     if not drafts:
         return []
-    regions = _check(session, drafts, now or utcnow())
+    now = now or utcnow()
+    regions = _check(session, drafts, now)
     team_regions = _team_regions(session, {d.team_id for d in drafts})
     records = [
         ServiceRecord(
@@ -364,6 +365,7 @@ def land_records(
             place=d.place,
             recorded_by_id=d.recorded_by_id,
             external_ref=d.external_ref,
+            created_at=now,  # the rows never change after this insert (append-only)
         )
         for d in drafts
     ]

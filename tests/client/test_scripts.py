@@ -69,7 +69,7 @@ def seed(live: Live) -> Seeded:
                 region_code=OTHER_VILLAGE if other else world.village, service_date=day,
                 minutes=90, content="探访", recorded_by_id=world.institute_admin.id,
                 source=RecordSource.MANUAL)], now=created)  # fmt: skip
-            landed.created_at = created
+            assert landed.created_at == created
 
         at = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
         record(date(2026, 9, 30), datetime(2026, 9, 30, 4, 0, tzinfo=UTC))

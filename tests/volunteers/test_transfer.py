@@ -77,7 +77,8 @@ def test_a_moved_volunteer_keeps_records_totals_points_stars_and_certificates(
     assert client.get(_url(member, "/records/summary"), headers=admin).json() == before["summary"]
     assert client.get(_url(member, "/points"), headers=admin).json()["balance"] == before["points"]
     assert client.get(_url(member, "/stars"), headers=admin).json()["granted_level"] == 2
-    certificate = client.post(_url(member, "/certificates"), json={}, headers=admin)
+    issue = {"person_in_charge": "张主任", "contact": "0359-1234567"}
+    certificate = client.post(_url(member, "/certificates"), json=issue, headers=admin)
     assert certificate.status_code == 201, certificate.text
     assert certificate.json()["content"]["total_hours"] == 3.5
     assert str(member.id) in _board(client, make, new_admin, NEW_VILLAGE)
