@@ -166,6 +166,17 @@ def _release_team(session: Session, team_id: uuid.UUID) -> None:
         report_core_write(session, Team, [team_id], fields=["active_orders"])
 
 
+def _offer_record(
+    candidates: list[Candidate], mode: DispatchMode, expires: datetime
+) -> dict[str, object]:
+    """What the dispatch event records of its offers."""
+    return {
+        "mode": mode.value,
+        "teams": [{"team_id": str(c.team.team_id), "name": c.team.name} for c in candidates],
+        "expires_at": expires.isoformat(),
+    }
+
+
 def _create_offers(
     session: Session,
     order: Order,
@@ -174,10 +185,11 @@ def _create_offers(
     mode: DispatchMode,
     actor: Principal | None,
     settings: Settings,
+    expires: datetime | None = None,
 ) -> dict[str, object]:
     """Offer rows and the leaders' notifications; returns what the event should record."""
     now = utcnow()
-    expires = now + timedelta(minutes=settings.offer_timeout_minutes)
+    expires = expires or now + timedelta(minutes=settings.offer_timeout_minutes)
     session.add_all(
         Offer(
             order_id=order.id,
@@ -200,11 +212,7 @@ def _create_offers(
             "expires_at": expires.isoformat(),
         },
     )
-    return {
-        "mode": mode.value,
-        "teams": [{"team_id": str(c.team.team_id), "name": c.team.name} for c in candidates],
-        "expires_at": expires.isoformat(),
-    }
+    return _offer_record(candidates, mode, expires)
 
 
 def _offer(
@@ -289,20 +297,19 @@ def place_dispatched(
     placed_data: dict[str, Any],
 ) -> bool:
     """Auto-dispatch an order that is being placed, before its row is written: when a team can
-    take it, the order goes in already offered (one insert for the order, its two events and
-    its offer) and this returns True; otherwise nothing is added and it returns False."""
+    take it, the order goes in already offered (one insert each for the order, its two events
+    and its offer) and this returns True; otherwise nothing is added and it returns False."""
     candidates = ranked_candidates(session, order, new_order=True)
     if not candidates:
         return False
+    picked = candidates[:1]
+    now = utcnow()
+    expires = now + timedelta(minutes=settings.offer_timeout_minutes)
     placed = OrderStatus(order.status)
     order.status = OrderStatus.DISPATCHING.value
     order.dispatch_mode = DispatchMode.AUTO.value
-    order.accept_due_at = utcnow() + timedelta(hours=category.accept_hours)
+    order.accept_due_at = now + timedelta(hours=category.accept_hours)
     session.add(order)
-    session.flush()  # the order row first: its offer and events refer to it
-    data = _create_offers(
-        session, order, candidates[:1], mode=DispatchMode.AUTO, actor=None, settings=settings
-    )
     place_moved(
         session,
         order,
@@ -310,8 +317,15 @@ def place_dispatched(
         actor=actor,
         data=placed_data,
         move_actor=None,
-        move_data=data,
+        move_data=_offer_record(picked, DispatchMode.AUTO, expires),
     )
+    # The order and its events first (the offer refers to the order), in one flush: one row
+    # each, and one change for the feed.
+    session.flush()
+    _create_offers(
+        session, order, picked, mode=DispatchMode.AUTO, actor=None, settings=settings,
+        expires=expires,
+    )  # fmt: skip
     return True
 
 

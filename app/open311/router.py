@@ -31,13 +31,16 @@ the order's current step (review, acceptance, completion); closed requests have 
 With `extensions=true`, each request also carries `extended_attributes` with
 `fms_extended_status`, FixMyStreet's finer states, and `diandan_status`, ours:
 
-    pending_review          -> confirmed          (received, waiting for review)
-    unassigned, dispatching -> investigating      (approved, looking for a team)
-    accepted                -> action scheduled   (a team has taken it on)
-    in_service              -> in progress
+    pending_review          -> open                         (received, waiting for review)
+    unassigned, dispatching -> investigating                (approved, looking for a team)
+    accepted                -> action_scheduled             (a team has taken it on)
+    in_service              -> in_progress
     completed, closed       -> fixed
-    rejected                -> not responsible    (internal referral when we named where to turn)
+    rejected                -> not_councils_responsibility  (internal_referral when we named
+                                                             where to turn)
     cancelled               -> closed
+
+The values are those of mySociety's Open311 update extension, which FixMyStreet reads.
 
 Errors use GeoReport's list format, `[{"code": 400, "description": "…"}]`, with the same HTTP
 status: 400 for any invalid request (our 422s included), 401 without a valid sign-in, 404 for
@@ -99,14 +102,14 @@ NOTES = {
     OrderStatus.CANCELLED: "已取消 / cancelled",
 }
 FMS = {
-    OrderStatus.PENDING_REVIEW: "confirmed",
+    OrderStatus.PENDING_REVIEW: "open",
     OrderStatus.UNASSIGNED: "investigating",
     OrderStatus.DISPATCHING: "investigating",
-    OrderStatus.ACCEPTED: "action scheduled",
-    OrderStatus.IN_SERVICE: "in progress",
+    OrderStatus.ACCEPTED: "action_scheduled",
+    OrderStatus.IN_SERVICE: "in_progress",
     OrderStatus.COMPLETED: "fixed",
     OrderStatus.CLOSED: "fixed",
-    OrderStatus.REJECTED: "not responsible",
+    OrderStatus.REJECTED: "not_councils_responsibility",
     OrderStatus.CANCELLED: "closed",
 }
 # Our order fields, as GeoReport names them, for the messages of an invalid request.
@@ -432,7 +435,7 @@ def _out(order: Order, names: dict[str, str], extensions: bool) -> RequestOut:
     extended = None
     if extensions:
         fms = (
-            "internal referral" if state is OrderStatus.REJECTED and order.referral else FMS[state]
+            "internal_referral" if state is OrderStatus.REJECTED and order.referral else FMS[state]
         )
         extended = {"fms_extended_status": fms, "diandan_status": state.value}
     notes = NOTES[state]

@@ -203,11 +203,11 @@ def test_a_request_is_followed_from_open_to_closed(
     step("rating", w.resident, {"stars": 5, "comment": "谢谢"})
 
     assert seen == [
-        ("pending_review", "open", "confirmed"),
+        ("pending_review", "open", "open"),
         ("unassigned", "open", "investigating"),
         ("dispatching", "open", "investigating"),
-        ("accepted", "open", "action scheduled"),
-        ("in_service", "open", "in progress"),
+        ("accepted", "open", "action_scheduled"),
+        ("in_service", "open", "in_progress"),
         ("completed", "closed", "fixed"),
         ("closed", "closed", "fixed"),
     ]
@@ -241,9 +241,19 @@ def test_cancelled_and_rejected_requests_read_closed_with_their_reasons(
     assert response.status_code == 200, response.text
     request = one(client, mine, rejected)
     assert request["status"] == "closed"
-    assert request["extended_attributes"]["fms_extended_status"] == "internal referral"
+    assert request["extended_attributes"]["fms_extended_status"] == "internal_referral"
     assert "不属于志愿服务范围" in request["status_notes"]
     assert "请联系镇司法所" in request["status_notes"]
+
+    turned_away = placed_id(client, make, ow)
+    response = client.post(
+        f"{API}/orders/{turned_away}/reject",
+        json={"reason": "重复提交"},
+        headers=make.headers(ow.world.station_admin),
+    )
+    assert response.status_code == 200, response.text
+    request = one(client, mine, turned_away)
+    assert request["extended_attributes"]["fms_extended_status"] == "not_councils_responsibility"
 
 
 def test_the_list_holds_the_callers_own_requests_with_the_spec_filters(
