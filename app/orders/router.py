@@ -4,7 +4,6 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
@@ -22,7 +21,7 @@ from app.common.clock import utcnow
 from app.common.pagination import Page, PageQuery, paginate
 from app.db import DbSession, open_session
 from app.errors import PROBLEM_RESPONSES, NotFound
-from app.idempotency import service as idempotency
+from app.idempotency.guard import IdempotencyKey, run_once
 from app.orders import service
 from app.orders.models import Complaint, Order, OrderEvent
 from app.orders.queries import orders_out, overdue_filter, visible_filter
@@ -50,15 +49,6 @@ router = APIRouter(tags=["orders"], responses=PROBLEM_RESPONSES)
 # A signed-in resident or admin, or an API key with `orders:write` (within the key's region).
 OrderPlacer = Annotated[Principal, Depends(user_or_key(ApiScope.ORDERS_WRITE))]
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=255,
-        description="Retry-safe key: a repeat with the same body replays the first answer",
-    ),
-]
-
 
 def _one(session: Session, caller: CurrentPrincipal, order: Order) -> OrderOut:
     return orders_out(session, caller, [order], utcnow())[0]
@@ -78,35 +68,21 @@ def place_order(
     with `orders:write` may place orders within its region: they are the key's account's, on
     channel `api`, and need `contact_phone`."""
     body = order_for_caller(caller, body)
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
-    claim = None
-    if idempotency_key is not None:
-        outcome = idempotency.claim(
-            session=session,
-            factory=factory,
-            principal_id=caller.id,
-            key=idempotency_key,
-            operation="POST /orders",
-            body=body,
-            ttl=timedelta(hours=settings.idempotency_ttl_hours),
-        )
-        if isinstance(outcome, idempotency.Replay):
-            return outcome.response()
-        claim = outcome
-    try:
-        order = service.place(
-            session=session, settings=settings, codec=codec, actor=caller, data=body
-        )
-        out = _one(session, caller, order)
-        if claim is not None:
-            idempotency.store(session, claim, status.HTTP_201_CREATED, out)
-        session.commit()
-    except Exception:
-        session.rollback()
-        if claim is not None:
-            idempotency.release(factory, claim)
-        raise
-    return out
+    return run_once(
+        request=request,
+        session=session,
+        settings=settings,
+        principal_id=caller.id,
+        key=idempotency_key,
+        operation="POST /orders",
+        body=body,
+        status_code=status.HTTP_201_CREATED,
+        write=lambda: _one(
+            session,
+            caller,
+            service.place(session=session, settings=settings, codec=codec, actor=caller, data=body),
+        ),
+    )
 
 
 @router.get("/orders", response_model=Page[OrderOut])
