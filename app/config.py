@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # Status notifications by SMS as well (through the SMS gateway); off by default, SMS costs.
     notify_by_sms: bool = False
 
+    # How long a web process may serve a category's rules and a region's reviewing site from
+    # memory; a change made through another process shows within this time. 0: always read.
+    reference_cache_seconds: float = 5.0
     # 派单 and the timers the worker runs.
     offer_timeout_minutes: int = 30
     auto_close_days: int = 7

@@ -11,6 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, SQLModel
 
 import app.common  # noqa: F401  (sets the naming convention)
+from app.common.refcache import ReferenceCache
 from app.config import Settings
 
 metadata: MetaData = SQLModel.metadata
@@ -51,8 +52,12 @@ def make_engine(settings: Settings) -> Engine:
     )
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, class_=Session, expire_on_commit=False, autoflush=True)
+def make_sessionmaker(engine: Engine, *, reference_ttl: float = 0.0) -> sessionmaker[Session]:
+    """`reference_ttl` > 0: sessions share a `ReferenceCache` of that many seconds."""
+    info = {"reference_cache": ReferenceCache(reference_ttl)} if reference_ttl > 0 else {}
+    return sessionmaker(
+        bind=engine, class_=Session, expire_on_commit=False, autoflush=True, info=info
+    )
 
 
 def open_session(factory: sessionmaker[Session], *, write: bool) -> Session:

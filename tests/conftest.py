@@ -156,12 +156,15 @@ def connection(backend: Backend) -> Iterator[Connection]:
             outer.rollback()
 
 
-def _savepoint_sessions(connection: Connection) -> sessionmaker[Session]:
+def _savepoint_sessions(
+    connection: Connection, info: dict[str, object] | None = None
+) -> sessionmaker[Session]:
     return sessionmaker(
         bind=connection,
         class_=Session,
         expire_on_commit=False,
         join_transaction_mode="create_savepoint",
+        info=info or {},
     )
 
 
@@ -173,7 +176,9 @@ def settings(backend: Backend) -> Settings:
 @pytest.fixture
 def app(settings: Settings, connection: Connection) -> FastAPI:
     application = create_app(settings, http_client=offline_http_client())
-    application.state.sessionmaker = _savepoint_sessions(connection)
+    # The app's own session info comes along: requests share its reference cache, as served.
+    served = application.state.sessionmaker.kw.get("info")
+    application.state.sessionmaker = _savepoint_sessions(connection, served)
     return application
 
 

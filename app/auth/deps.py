@@ -27,7 +27,8 @@ api_key_header = APIKeyHeader(
 )
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
+    # async: a plain read; a sync dependency would cost a hop through the thread pool.
     settings: Settings = request.app.state.settings
     return settings
 
@@ -131,7 +132,7 @@ def integration_caller(
     return dependency
 
 
-def get_codec(request: Request) -> SensitiveCodec:
+async def get_codec(request: Request) -> SensitiveCodec:
     codec: SensitiveCodec = request.app.state.codec
     return codec
 

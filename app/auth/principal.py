@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from app.accounts.models import GrantedRole, RoleGrant, User
 from app.regions.scope import RegionScope
@@ -87,6 +88,18 @@ class Principal:
 
 GrantRow = tuple[str, uuid.UUID | None, str | None]  # role, site, the site's region
 
+# Built once: every request signs in, and building a statement costs more than running it.
+_PRINCIPAL_ROWS = (
+    sa_select(User, Volunteer, col(RoleGrant.role), col(RoleGrant.site_id), col(Site.region_code))
+    .outerjoin(Volunteer, col(Volunteer.user_id) == col(User.id))
+    .outerjoin(RoleGrant, col(RoleGrant.user_id) == col(User.id))
+    .outerjoin(Site, col(Site.id) == col(RoleGrant.site_id))
+    .where(col(User.id) == bindparam("user_id"))
+)
+_MEMBERSHIPS = sa_select(col(TeamMember.team_id), col(TeamMember.role)).where(
+    col(TeamMember.volunteer_id) == bindparam("volunteer_id")
+)
+
 
 def _principal(
     session: Session, user: User, volunteer: Volunteer | None, grants: Sequence[GrantRow]
@@ -100,11 +113,7 @@ def _principal(
         elif role == GrantedRole.SITE_ADMIN.value and site_id and region_code:
             principal.admin_of_sites.append(SiteAdminScope(site_id, region_code))
     if volunteer is not None and volunteer.status == VolunteerStatus.APPROVED.value:
-        memberships = session.exec(
-            select(TeamMember.team_id, TeamMember.role).where(
-                TeamMember.volunteer_id == volunteer.id
-            )
-        ).all()
+        memberships = session.execute(_MEMBERSHIPS, {"volunteer_id": volunteer.id}).all()
         principal.member_team_ids = frozenset(team_id for team_id, _ in memberships)
         principal.led_team_ids = frozenset(
             team_id for team_id, role in memberships if role == MemberRole.LEADER.value
@@ -123,15 +132,7 @@ def load_principal(session: Session, user: User) -> Principal:
 def load_principal_by_id(session: Session, user_id: uuid.UUID) -> Principal | None:
     """The active user, their volunteer profile and their grants in one query (one row per
     grant); a volunteer's memberships in a second."""
-    rows = session.execute(
-        sa_select(
-            User, Volunteer, col(RoleGrant.role), col(RoleGrant.site_id), col(Site.region_code)
-        )
-        .outerjoin(Volunteer, col(Volunteer.user_id) == col(User.id))
-        .outerjoin(RoleGrant, col(RoleGrant.user_id) == col(User.id))
-        .outerjoin(Site, col(Site.id) == col(RoleGrant.site_id))
-        .where(col(User.id) == user_id)
-    ).all()
+    rows = session.execute(_PRINCIPAL_ROWS, {"user_id": user_id}).all()
     if not rows or not rows[0][0].is_active:
         return None
     user, volunteer = rows[0][0], rows[0][1]

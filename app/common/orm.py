@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import inspect
+from sqlalchemy import Insert, Table, insert, inspect
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel
 
 Model = TypeVar("Model", bound=SQLModel)
@@ -14,3 +16,32 @@ def already_loaded(session: Session, model: type[Model], key: Any) -> Model | No
     """The row if this session holds it already (no query), else None."""
     row = session.identity_map.get(inspect(model).identity_key_from_primary_key((key,)))
     return row if isinstance(row, model) else None
+
+
+@cache
+def _insert_for(model: type[SQLModel]) -> Insert:
+    """Each table's INSERT, built once (building a statement costs more than running it)."""
+    return insert(model)
+
+
+def column_values(row: SQLModel) -> dict[str, Any]:
+    """The row's column values, as a Core insert takes them."""
+    table: Table = row.__table__  # type: ignore[attr-defined]
+    return {column.key: getattr(row, column.key) for column in table.columns}
+
+
+def insert_attached(session: Session, row: SQLModel) -> None:
+    """Insert a new row with one Core statement, then attach it to the session as persistent.
+
+    For hot write paths: the unit of work costs several times the statement. The flush hook
+    never sees the row, so a tracked table must be reported (`report_core_write`).
+    """
+    session.connection().execute(_insert_for(type(row)), column_values(row))
+    make_transient_to_detached(row)
+    session.add(row)
+
+
+def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """Insert plain rows with one Core statement (nothing to attach: nobody reads them back)."""
+    if rows:
+        session.connection().execute(_insert_for(model), rows[0] if len(rows) == 1 else rows)

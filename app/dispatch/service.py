@@ -12,20 +12,23 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, update
+from sqlalchemy import Select, bindparam, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.auth.principal import Principal
 from app.catalog.models import Category
 from app.common.clock import utcnow
+from app.common.ids import new_id
+from app.common.orm import insert_attached, insert_rows
 from app.config import Settings
 from app.dispatch.matching import Candidate, OrderFacts, TeamFacts, rank
 from app.dispatch.models import DispatchMode, Offer, OfferStatus
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.notifications.outbox import notify, site_admin_user_ids, team_leader_user_ids
 from app.orders.lifecycle import conflict, move, place_moved, record_event
-from app.orders.models import Order
+from app.orders.models import Order, OrderEvent
+from app.orders.reference import CategoryRules
 from app.orders.states import OrderStatus
 from app.regions.codes import ancestors
 from app.scoring import team_stats
@@ -89,25 +92,27 @@ def facts_from_rows(rows: Sequence[Any]) -> list[TeamFacts]:
     return [TeamFacts(*row) for row in rows]
 
 
+# EXISTS probes the (team_id, category_code) key per team of the few regions in the chain, so the
+# cost follows the teams near the order, not the teams in the city. Built once: building it
+# costs more than running it.
+_ELIGIBLE = fact_select().where(
+    col(Team.region_code).in_(bindparam("regions", expanding=True)),
+    col(Team.status) == TeamStatus.ACTIVE.value,
+    col(Team.active_orders) < col(Team.capacity),
+    sa_select(col(TeamSpecialty.team_id))
+    .where(
+        col(TeamSpecialty.team_id) == col(Team.id),
+        col(TeamSpecialty.category_code) == bindparam("category_code"),
+    )
+    .exists(),
+)
+
+
 def eligible_teams(session: Session, *, region_code: str, category_code: str) -> list[TeamFacts]:
     """Active teams with the specialty, free capacity, and a home site on the order's region or
     one of its ancestors. Radius and ranking are applied by `matching`."""
     regions = [region_code, *ancestors(region_code)]
-    # EXISTS probes the (team_id, category_code) key per team of the few regions in the chain,
-    # so the cost follows the teams near the order, not the teams in the city.
-    has_specialty = (
-        select(TeamSpecialty.team_id)
-        .where(TeamSpecialty.team_id == Team.id, TeamSpecialty.category_code == category_code)
-        .exists()
-    )
-    rows = session.execute(
-        fact_select().where(
-            col(Team.region_code).in_(regions),
-            col(Team.status) == TeamStatus.ACTIVE.value,
-            col(Team.active_orders) < col(Team.capacity),
-            has_specialty,
-        )
-    ).all()
+    rows = session.execute(_ELIGIBLE, {"regions": regions, "category_code": category_code}).all()
     return facts_from_rows(rows)
 
 
@@ -190,17 +195,26 @@ def _create_offers(
     """Offer rows and the leaders' notifications; returns what the event should record."""
     now = utcnow()
     expires = expires or now + timedelta(minutes=settings.offer_timeout_minutes)
-    session.add_all(
-        Offer(
-            order_id=order.id,
-            team_id=c.team.team_id,
-            mode=mode.value,
-            rank=position,
-            offered_by_id=actor.id if actor else None,
-            offered_at=now,
-            expires_at=expires,
-        )
-        for position, c in enumerate(candidates, start=1)
+    insert_rows(
+        session,
+        Offer,
+        [
+            {
+                "id": new_id(),
+                "order_id": order.id,
+                "team_id": c.team.team_id,
+                "mode": mode.value,
+                "rank": position,
+                "status": OfferStatus.PENDING.value,
+                "reason": None,
+                "offered_by_id": actor.id if actor else None,
+                "offered_at": now,
+                "expires_at": expires,
+                "responded_at": None,
+                "responded_by_id": None,
+            }
+            for position, c in enumerate(candidates, start=1)
+        ],
     )
     notify(
         session,
@@ -291,7 +305,7 @@ def place_dispatched(
     session: Session,
     settings: Settings,
     order: Order,
-    category: Category,
+    category: CategoryRules,
     *,
     actor: Principal,
     placed_data: dict[str, Any],
@@ -309,9 +323,7 @@ def place_dispatched(
     order.status = OrderStatus.DISPATCHING.value
     order.dispatch_mode = DispatchMode.AUTO.value
     order.accept_due_at = now + timedelta(hours=category.accept_hours)
-    session.add(order)
-    place_moved(
-        session,
+    events = place_moved(
         order,
         placed,
         actor=actor,
@@ -319,9 +331,11 @@ def place_dispatched(
         move_actor=None,
         move_data=_offer_record(picked, DispatchMode.AUTO, expires),
     )
-    # The order and its events first (the offer refers to the order), in one flush: one row
-    # each, and one change for the feed.
-    session.flush()
+    # Core statements, not the unit of work: the order, its two events, its change for the
+    # feed, the offer and the leaders' notifications, one statement each.
+    insert_attached(session, order)
+    insert_rows(session, OrderEvent, events)
+    report_core_write(session, Order, [order.id], op="create", fields=[])
     _create_offers(
         session, order, picked, mode=DispatchMode.AUTO, actor=None, settings=settings,
         expires=expires,

@@ -6,10 +6,14 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import bindparam, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.accounts.models import GrantedRole, RoleGrant
-from app.notifications.models import OutboxMessage
+from app.common.clock import utcnow
+from app.common.ids import new_id
+from app.notifications.models import OutboxMessage, OutboxStatus
 from app.teams.models import MemberRole, TeamMember
 from app.volunteers.models import Volunteer
 
@@ -17,21 +21,46 @@ from app.volunteers.models import Volunteer
 def notify(
     session: Session, *, topic: str, recipients: Iterable[uuid.UUID], payload: dict[str, Any]
 ) -> None:
-    for user_id in dict.fromkeys(recipients):
-        session.add(OutboxMessage(topic=topic, recipient_user_id=user_id, payload=payload))
+    """One outbox row per recipient, in one statement (after any pending rows it may refer to)."""
+    now = utcnow()
+    rows = [
+        {
+            "id": new_id(),
+            "topic": topic,
+            "recipient_user_id": user_id,
+            "payload": payload,
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "available_at": now,
+            "locked_until": None,
+            "locked_by": None,
+            "last_error": None,
+            "created_at": now,
+            "sent_at": None,
+        }
+        for user_id in dict.fromkeys(recipients)
+    ]
+    if rows:
+        if session.new:  # a recipient created in this transaction
+            session.flush()
+        session.connection().execute(insert(OutboxMessage), rows)
+
+
+_TEAM_LEADERS = (
+    sa_select(col(Volunteer.user_id))
+    .join(TeamMember, col(TeamMember.volunteer_id) == col(Volunteer.id))
+    .where(
+        col(TeamMember.team_id).in_(bindparam("team_ids", expanding=True)),
+        col(TeamMember.role) == MemberRole.LEADER.value,
+    )
+)
 
 
 def team_leader_user_ids(session: Session, team_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
     ids = list(team_ids)
     if not ids:
         return []
-    return list(
-        session.exec(
-            select(Volunteer.user_id)
-            .join(TeamMember, col(TeamMember.volunteer_id) == col(Volunteer.id))
-            .where(col(TeamMember.team_id).in_(ids), TeamMember.role == MemberRole.LEADER.value)
-        ).all()
-    )
+    return list(session.scalars(_TEAM_LEADERS, {"team_ids": ids}).all())
 
 
 def site_admin_user_ids(session: Session, site_id: uuid.UUID) -> list[uuid.UUID]:

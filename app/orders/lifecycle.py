@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from app.auth.principal import Principal
 from app.common.clock import utcnow
+from app.common.ids import new_id
 from app.errors import Conflict
 from app.notifications.outbox import notify
 from app.orders.models import Order, OrderEvent
@@ -32,6 +33,32 @@ def actor_role(actor: Principal | None, order: Order) -> str:
     return "resident"
 
 
+def _event_values(
+    order: Order,
+    seq: int,
+    *,
+    kind: str,
+    actor: Principal | None,
+    from_status: str | None,
+    to_status: str | None,
+    reason: str | None,
+    data: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "order_id": order.id,
+        "seq": seq,
+        "kind": kind,
+        "from_status": from_status,
+        "to_status": to_status,
+        "actor_id": actor.id if actor else None,
+        "actor_role": actor_role(actor, order),
+        "reason": reason,
+        "data": data or {},
+        "at": utcnow(),
+    }
+
+
 def _event(
     order: Order,
     seq: int,
@@ -44,15 +71,16 @@ def _event(
     data: dict[str, Any] | None,
 ) -> OrderEvent:
     return OrderEvent(
-        order_id=order.id,
-        seq=seq,
-        kind=kind,
-        from_status=from_status,
-        to_status=to_status,
-        actor_id=actor.id if actor else None,
-        actor_role=actor_role(actor, order),
-        reason=reason,
-        data=data or {},
+        **_event_values(
+            order,
+            seq,
+            kind=kind,
+            actor=actor,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+            data=data,
+        )
     )
 
 
@@ -112,7 +140,6 @@ def first_event(
 
 
 def place_moved(
-    session: Session,
     order: Order,
     placed: OrderStatus,
     *,
@@ -120,30 +147,31 @@ def place_moved(
     data: dict[str, Any],
     move_actor: Principal | None,
     move_data: dict[str, Any],
-) -> None:
-    """Events 1 and 2 of an order inserted in this transaction already moved on from the state
-    it was placed in (auto-dispatch): "placed" in `placed`, then the move to its current state.
-    Nobody ever sees the intermediate row, and the move costs no UPDATE of its own."""
+) -> list[dict[str, Any]]:
+    """Events 1 and 2 of an order about to be inserted that already moved on from the state it
+    was placed in (auto-dispatch): "placed" in `placed`, then the move to its current state.
+    Nobody ever sees the intermediate row, and the move costs no UPDATE of its own. Returns the
+    event rows, for the caller to insert after the order."""
     target = OrderStatus(order.status)
     if not can_move(placed, target):
         raise conflict(order, target.value)
     order.last_event_seq = 2
-    for seq, kind, who, before, after, what in (
-        (1, "placed", actor, None, placed.value, data),
-        (2, target.value, move_actor, placed.value, target.value, move_data),
-    ):
-        session.add(
-            _event(
-                order,
-                seq,
-                kind=kind,
-                actor=who,
-                from_status=before,
-                to_status=after,
-                reason=None,
-                data=what,
-            )
+    return [
+        _event_values(
+            order,
+            seq,
+            kind=kind,
+            actor=who,
+            from_status=before,
+            to_status=after,
+            reason=None,
+            data=what,
         )
+        for seq, kind, who, before, after, what in (
+            (1, "placed", actor, None, placed.value, data),
+            (2, target.value, move_actor, placed.value, target.value, move_data),
+        )
+    ]
 
 
 def conflict(order: Order, action: str) -> Conflict:

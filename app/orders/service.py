@@ -7,7 +7,6 @@ import math
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -17,6 +16,7 @@ from app.catalog.models import Category
 from app.common.clock import utcnow
 from app.common.crypto import SensitiveCodec
 from app.common.identity import mask_phone
+from app.common.ids import new_id
 from app.common.location import location_columns
 from app.config import Settings
 from app.dispatch import service as dispatch
@@ -25,6 +25,7 @@ from app.notifications.outbox import notify, site_admin_user_ids
 from app.orders.lifecycle import conflict, first_event, move, record_event
 from app.orders.models import Complaint, Order, OrderRating
 from app.orders.queries import can_see_order
+from app.orders.reference import active_category, review_place
 from app.orders.schemas import (
     Channel,
     CompleteService,
@@ -35,44 +36,9 @@ from app.orders.states import HELD, REQUESTER_CANCELLABLE, OrderStatus
 from app.points import service as points
 from app.records.ledger import RecordDraft, china_today, land_records
 from app.records.models import RecordSource
-from app.regions.codes import ancestors
-from app.regions.models import Region
-from app.regions.queries import check_code
 from app.scoring import score_totals, team_stats
-from app.sites.models import Site
 from app.teams.models import ServiceProject, Team, TeamMember, TeamSpecialty, TeamStatus
 from app.volunteers.models import Volunteer, VolunteerStatus
-
-
-def region_and_review_site(session: Session, region_code: str) -> tuple[Region, Site]:
-    """The order's region and the nearest site at or above it, whose admins review the order:
-    one query over the region's chain of ancestors."""
-    chain = [check_code(region_code), *ancestors(region_code)]
-    rows = session.execute(
-        sa_select(Region, Site)
-        .outerjoin(Site, col(Site.region_code) == col(Region.code))
-        .where(col(Region.code).in_(chain))
-    ).all()
-    found = {region.code: (region, site) for region, site in rows}
-    if region_code not in found:
-        raise NotFound(f"未找到该区划 / no region {region_code}", code="region_not_found")
-    for code in chain:
-        site = found.get(code, (None, None))[1]
-        if site is not None:
-            return found[region_code][0], site
-    raise Invalid(
-        "该地区还没有新时代文明实践站点 / no practice site covers this region",
-        code="region_without_site",
-    )
-
-
-def _active_category(session: Session, code: str) -> Category:
-    category = session.get(Category, code)
-    if category is None or not category.active:
-        raise Invalid(
-            f"未知的服务类别 / unknown or inactive category {code!r}", code="unknown_category"
-        )
-    return category
 
 
 def _check_window(data: OrderCreate, now: datetime) -> None:
@@ -136,12 +102,12 @@ def place(
 ) -> Order:
     now = utcnow()
     preferred_team_id, category_code = _menu_choice(session, data)
-    category = _active_category(session, category_code)
-    region, site = region_and_review_site(session, data.region_code)
+    category = active_category(session, category_code)
+    place_ = review_place(session, data.region_code)
     _check_window(data, now)
     requester = actor.user
     if data.channel is Channel.HOTLINE:
-        if not actor.admin_scope.covers(region.code):
+        if not actor.admin_scope.covers(place_.region_code):
             raise Forbidden(
                 "热线代下单须由本辖区管理员录入 / hotline orders are entered by the "
                 "region's admins",
@@ -162,7 +128,14 @@ def place(
     else:
         raise Invalid("请填写联系电话 / a contact phone is required", code="contact_phone_required")
     status = OrderStatus.UNASSIGNED if category.auto_approve else OrderStatus.PENDING_REVIEW
+    # Every default_factory field given: a factory left to SQLModel costs a signature
+    # inspection per object.
     order = Order(
+        id=new_id(),
+        created_at=now,
+        updated_at=now,
+        volunteer_ids=[],
+        report_photos=[],
         requester_id=requester.id,
         category_code=category.code,
         preferred_team_id=preferred_team_id,
@@ -170,8 +143,8 @@ def place(
         title=data.title.strip(),
         description=data.description,
         address=data.address,
-        region_code=region.code,
-        review_site_id=site.id,
+        region_code=place_.region_code,
+        review_site_id=place_.site_id,
         window_start=data.window_start,
         window_end=data.window_end,
         people_needed=data.people_needed,
@@ -200,7 +173,7 @@ def place(
         notify(
             session,
             topic="order.review_needed",
-            recipients=site_admin_user_ids(session, site.id),
+            recipients=site_admin_user_ids(session, place_.site_id),
             payload={"order_id": str(order.id), "title": order.title},
         )
     return order

@@ -77,6 +77,9 @@ TRACKED: dict[type[SQLModel], Tracked] = {
 }
 
 
+_INSERT_CHANGES = insert(ChangeEvent)
+
+
 def track(model: type[SQLModel], tracked: Tracked) -> None:
     """Register another kind of row for the feed (domain packages call this at import)."""
     TRACKED[model] = tracked
@@ -114,7 +117,7 @@ def report_core_write(
             }
         )
     if rows:
-        session.connection().execute(insert(ChangeEvent), rows)
+        session.connection().execute(_INSERT_CHANGES, rows[0] if len(rows) == 1 else rows)
 
 
 def _changed_fields(row: Any) -> list[str]:
@@ -165,4 +168,4 @@ def capture(
         add(row, "delete", [])
     if changes:
         ordered = [changes[k] for k in sorted(changes)]
-        session.connection().execute(insert(ChangeEvent), ordered)
+        session.connection().execute(_INSERT_CHANGES, ordered)
