@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, update
+from sqlalchemy import Select, String, bindparam, cast, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -20,12 +20,18 @@ from app.auth.principal import Principal
 from app.catalog.models import Category
 from app.common.clock import utcnow
 from app.common.ids import new_id
-from app.common.orm import insert_attached, insert_rows
+from app.common.orm import attach_new, column_values, insert_rows, insert_together
 from app.config import Settings
 from app.dispatch.matching import Candidate, OrderFacts, TeamFacts, rank
 from app.dispatch.models import DispatchMode, Offer, OfferStatus
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.notifications.outbox import notify, site_admin_user_ids, team_leader_user_ids
+from app.notifications.models import OutboxMessage
+from app.notifications.outbox import (
+    notify,
+    outbox_rows,
+    site_admin_user_ids,
+    team_leader_user_ids,
+)
 from app.orders.lifecycle import conflict, move, place_moved, record_event
 from app.orders.models import Order, OrderEvent
 from app.orders.reference import CategoryRules
@@ -33,8 +39,10 @@ from app.orders.states import OrderStatus
 from app.regions.codes import ancestors
 from app.scoring import team_stats
 from app.scoring.models import TeamStats
-from app.sync.capture import report_core_write
-from app.teams.models import Team, TeamSpecialty, TeamStatus
+from app.sync.capture import core_write_changes, report_core_write
+from app.sync.models import ChangeEvent
+from app.teams.models import MemberRole, Team, TeamMember, TeamSpecialty, TeamStatus
+from app.volunteers.models import Volunteer
 
 GRAB_MAX_TEAMS = 50
 
@@ -136,11 +144,45 @@ def ranked_candidates(
     teams = eligible_teams(
         session, region_code=order.region_code, category_code=order.category_code
     )
-    ranked = rank(order_facts(order), [t for t in teams if t.team_id not in tried])
+    return _ranked(order, [t for t in teams if t.team_id not in tried])
+
+
+def _ranked(order: Order, teams: list[TeamFacts]) -> list[Candidate]:
+    ranked = rank(order_facts(order), teams)
     if order.preferred_team_id is not None:
         # Ordered from a team's own menu: that team is asked first when it can serve.
         ranked.sort(key=lambda c: c.team.team_id != order.preferred_team_id)
     return ranked
+
+
+# The eligible teams with their leaders' user ids ("id,id"): what a new order's offer and its
+# notification need, in one query.
+_ELIGIBLE_WITH_LEADERS = _ELIGIBLE.add_columns(
+    sa_select(func.aggregate_strings(cast(col(Volunteer.user_id), String), ","))
+    .select_from(TeamMember)
+    .join(Volunteer, col(Volunteer.id) == col(TeamMember.volunteer_id))
+    .where(
+        col(TeamMember.team_id) == col(Team.id),
+        col(TeamMember.role) == MemberRole.LEADER.value,
+    )
+    .scalar_subquery()
+)
+
+
+def _eligible_with_leaders(
+    session: Session, order: Order
+) -> tuple[list[TeamFacts], dict[uuid.UUID, list[uuid.UUID]]]:
+    rows = session.execute(
+        _ELIGIBLE_WITH_LEADERS,
+        {
+            "regions": [order.region_code, *ancestors(order.region_code)],
+            "category_code": order.category_code,
+        },
+    ).all()
+    leaders = {
+        row[0]: [uuid.UUID(u) for u in row[-1].split(",")] if row[-1] else [] for row in rows
+    }
+    return [TeamFacts(*row[:-1]) for row in rows], leaders
 
 
 def _withdraw_open_offers(
@@ -182,6 +224,37 @@ def _offer_record(
     }
 
 
+def _offer_rows(
+    order: Order,
+    candidates: list[Candidate],
+    mode: DispatchMode,
+    actor: Principal | None,
+    now: datetime,
+    expires: datetime,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": new_id(),
+            "order_id": order.id,
+            "team_id": c.team.team_id,
+            "mode": mode.value,
+            "rank": position,
+            "status": OfferStatus.PENDING.value,
+            "reason": None,
+            "offered_by_id": actor.id if actor else None,
+            "offered_at": now,
+            "expires_at": expires,
+            "responded_at": None,
+            "responded_by_id": None,
+        }
+        for position, c in enumerate(candidates, start=1)
+    ]
+
+
+def _offer_payload(order: Order, expires: datetime) -> dict[str, Any]:
+    return {"order_id": str(order.id), "title": order.title, "expires_at": expires.isoformat()}
+
+
 def _create_offers(
     session: Session,
     order: Order,
@@ -195,36 +268,12 @@ def _create_offers(
     """Offer rows and the leaders' notifications; returns what the event should record."""
     now = utcnow()
     expires = expires or now + timedelta(minutes=settings.offer_timeout_minutes)
-    insert_rows(
-        session,
-        Offer,
-        [
-            {
-                "id": new_id(),
-                "order_id": order.id,
-                "team_id": c.team.team_id,
-                "mode": mode.value,
-                "rank": position,
-                "status": OfferStatus.PENDING.value,
-                "reason": None,
-                "offered_by_id": actor.id if actor else None,
-                "offered_at": now,
-                "expires_at": expires,
-                "responded_at": None,
-                "responded_by_id": None,
-            }
-            for position, c in enumerate(candidates, start=1)
-        ],
-    )
+    insert_rows(session, Offer, _offer_rows(order, candidates, mode, actor, now, expires))
     notify(
         session,
         topic="offer.created",
         recipients=team_leader_user_ids(session, [c.team.team_id for c in candidates]),
-        payload={
-            "order_id": str(order.id),
-            "title": order.title,
-            "expires_at": expires.isoformat(),
-        },
+        payload=_offer_payload(order, expires),
     )
     return _offer_record(candidates, mode, expires)
 
@@ -313,7 +362,8 @@ def place_dispatched(
     """Auto-dispatch an order that is being placed, before its row is written: when a team can
     take it, the order goes in already offered (one insert each for the order, its two events
     and its offer) and this returns True; otherwise nothing is added and it returns False."""
-    candidates = ranked_candidates(session, order, new_order=True)
+    teams, leaders = _eligible_with_leaders(session, order)
+    candidates = _ranked(order, teams)
     if not candidates:
         return False
     picked = candidates[:1]
@@ -331,15 +381,26 @@ def place_dispatched(
         move_actor=None,
         move_data=_offer_record(picked, DispatchMode.AUTO, expires),
     )
-    # Core statements, not the unit of work: the order, its two events, its change for the
-    # feed, the offer and the leaders' notifications, one statement each.
-    insert_attached(session, order)
-    insert_rows(session, OrderEvent, events)
-    report_core_write(session, Order, [order.id], op="create", fields=[])
-    _create_offers(
-        session, order, picked, mode=DispatchMode.AUTO, actor=None, settings=settings,
-        expires=expires,
-    )  # fmt: skip
+    attach_new(session, order)
+    # One statement on PostgreSQL, in the order foreign keys need: the order, its two events,
+    # its change for the feed, the offer and the leaders' notifications.
+    insert_together(
+        session,
+        [
+            (Order, [column_values(order)]),
+            (OrderEvent, events),
+            (ChangeEvent, core_write_changes(session, Order, [order.id], op="create", fields=[])),
+            (Offer, _offer_rows(order, picked, DispatchMode.AUTO, None, now, expires)),
+            (
+                OutboxMessage,
+                outbox_rows(
+                    topic="offer.created",
+                    recipients=[u for c in picked for u in leaders[c.team.team_id]],
+                    payload=_offer_payload(order, expires),
+                ),
+            ),
+        ],
+    )
     return True
 
 

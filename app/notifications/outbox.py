@@ -22,8 +22,19 @@ def notify(
     session: Session, *, topic: str, recipients: Iterable[uuid.UUID], payload: dict[str, Any]
 ) -> None:
     """One outbox row per recipient, in one statement (after any pending rows it may refer to)."""
+    rows = outbox_rows(topic=topic, recipients=recipients, payload=payload)
+    if rows:
+        if session.new:  # a recipient created in this transaction
+            session.flush()
+        session.connection().execute(insert(OutboxMessage), rows)
+
+
+def outbox_rows(
+    *, topic: str, recipients: Iterable[uuid.UUID], payload: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The rows `notify` inserts, for a caller that inserts them in a statement of its own."""
     now = utcnow()
-    rows = [
+    return [
         {
             "id": new_id(),
             "topic": topic,
@@ -40,10 +51,6 @@ def notify(
         }
         for user_id in dict.fromkeys(recipients)
     ]
-    if rows:
-        if session.new:  # a recipient created in this transaction
-            session.flush()
-        session.connection().execute(insert(OutboxMessage), rows)
 
 
 _TEAM_LEADERS = (

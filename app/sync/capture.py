@@ -98,6 +98,21 @@ def report_core_write(
     Call it after the statement, with the ids it really wrote (after the row-count check of a
     compare-and-set). Regions are read from the rows.
     """
+    rows = core_write_changes(session, model, ids, op=op, fields=fields)
+    if rows:
+        session.connection().execute(_INSERT_CHANGES, rows[0] if len(rows) == 1 else rows)
+
+
+def core_write_changes(
+    session: Session,
+    model: type[SQLModel],
+    ids: Iterable[Any],
+    *,
+    op: str = "update",
+    fields: Iterable[str],
+) -> list[dict[str, Any]]:
+    """The `change_event` rows `report_core_write` inserts, for a caller that inserts them in a
+    statement of its own (in the same transaction)."""
     if op not in OPS:
         raise ValueError(f"unknown op {op!r}")
     tracked = TRACKED[model]
@@ -116,8 +131,7 @@ def report_core_write(
                 "changed_at": now,
             }
         )
-    if rows:
-        session.connection().execute(_INSERT_CHANGES, rows[0] if len(rows) == 1 else rows)
+    return rows
 
 
 def _changed_fields(row: Any) -> list[str]:

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.dispatch.models import Offer
 from app.notifications.channels import Notifier
 from app.notifications.models import OutboxMessage
+from app.sync.models import ChangeEvent
 from app.teams.models import Team
 from app.worker.tasks import run_once
 from tests.orders.conftest import OrderWorld
@@ -326,3 +327,47 @@ def test_batch_assigns_waiting_orders_within_capacity(
     assert [(str(o.team_id), o.status) for o in offers] == [(first["team_id"], "pending")]
     told = db.exec(select(OutboxMessage).where(OutboxMessage.topic == "offer.created")).all()
     assert len(told) == 3
+
+
+def test_an_order_placed_already_offered_is_written_whole(
+    ow: OrderWorld, client: TestClient, db: Session
+) -> None:
+    """Auto-dispatch at placing writes the order, its events, its feed change, the offer and the
+    leader's notification in one statement on PostgreSQL: each reads back as the ORM wrote it."""
+    w = ow.world
+    admin = ow.make.platform_admin()
+    client.patch(
+        "/api/v1/categories/care",
+        json={"auto_approve": True, "auto_dispatch": True},
+        headers=ow.as_(admin),
+    )
+    order = ow.place(window_start=(utcnow() + timedelta(hours=1)).isoformat())
+    order_id = uuid.UUID(order["id"])
+    assert order["status"] == "dispatching"
+
+    db.expire_all()
+    offer = db.exec(select(Offer).where(Offer.order_id == order_id)).one()
+    assert (offer.team_id, offer.status, offer.mode, offer.rank) == (
+        w.team.id,
+        "pending",
+        "auto",
+        1,
+    )
+    assert offer.expires_at > utcnow()
+    told = db.exec(select(OutboxMessage).where(OutboxMessage.topic == "offer.created")).all()
+    assert [m.recipient_user_id for m in told] == [w.leader.id]
+    assert told[0].payload["order_id"] == order["id"]
+    changes = db.exec(select(ChangeEvent).where(ChangeEvent.entity_id == order["id"])).all()
+    assert [(c.entity, c.op, c.region_code) for c in changes] == [("order", "create", w.village)]
+
+    # The leader sees it offered, with the window, the masked phone and the location kept.
+    seen = client.get(f"/api/v1/orders/{order['id']}", headers=ow.as_(w.leader)).json()
+    assert seen["window_start"] == order["window_start"]
+    assert seen["contact_phone"] == "139****5678"
+    assert seen["location"] == order["location"]
+    client.post(f"/api/v1/orders/{order['id']}/accept", headers=ow.as_(w.leader))
+    contact = client.get(f"/api/v1/orders/{order['id']}/contact", headers=ow.as_(w.leader))
+    assert contact.json() == {"contact_name": "张大爷", "contact_phone": "13912345678"}
+    events = client.get(f"/api/v1/orders/{order['id']}/events", headers=ow.as_(w.resident)).json()
+    assert [e["kind"] for e in events] == ["placed", "dispatching", "accepted"]
+    assert events[0]["data"] == {"channel": "app", "auto_approved": True}
