@@ -42,8 +42,11 @@ def watch(*models: type[Any]) -> None:
 
 
 class ReferenceCache:
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl: float, clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000
+    ) -> None:
         self.ttl = ttl
+        self.max_entries = max_entries
         self._clock = clock
         self._entries: dict[Hashable, tuple[int, float, Any]] = {}
 
@@ -55,6 +58,8 @@ class ReferenceCache:
             return value
         value = load()
         if self.ttl > 0:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # bounded, whatever keys callers make up
             self._entries[key] = (generation, now + self.ttl, value)
         return value
 

@@ -47,12 +47,10 @@ _ACTIVE_CATEGORY = sa_select(
     col(Category.accept_hours),
 ).where(col(Category.code) == bindparam("code"), col(Category.active).is_(True))
 
-_CHAIN_SITES = (
-    sa_select(col(Region.code), col(Site.id))
-    .select_from(Region)
-    .outerjoin(Site, col(Site.region_code) == col(Region.code))
-    .where(col(Region.code).in_(bindparam("chain", expanding=True)))
-)
+# Practice sites are few (one per station, institute and centre of a county): all of them are
+# remembered as one entry, region code to site.
+_SITES = sa_select(col(Site.region_code), col(Site.id))
+_REGION_EXISTS = sa_select(col(Region.code)).where(col(Region.code) == bindparam("code"))
 
 
 def active_category(session: Session, code: str) -> CategoryRules:
@@ -68,26 +66,25 @@ def active_category(session: Session, code: str) -> CategoryRules:
     return rules
 
 
+def _region_exists(session: Session, code: str) -> bool:
+    return session.execute(_REGION_EXISTS, {"code": code}).first() is not None
+
+
 def review_place(session: Session, region_code: str) -> ReviewPlace:
-    """One query over the region's chain of ancestors."""
+    """The nearest site on the region's chain of ancestors."""
     chain = [check_code(region_code), *ancestors(region_code)]
-
-    def load() -> ReviewPlace | str:
-        sites = {code: site_id for code, site_id in session.execute(_CHAIN_SITES, {"chain": chain})}
-        if region_code not in sites:
-            return "region_not_found"
-        for code in chain:
-            if sites.get(code) is not None:
-                return ReviewPlace(region_code, sites[code])
-        return "region_without_site"
-
-    place = cached(session, ("review_place", region_code), load)
-    if place == "region_not_found":
+    sites: dict[str, uuid.UUID] = cached(
+        session, "sites", lambda: {code: site_id for code, site_id in session.execute(_SITES)}
+    )
+    # A region with a site of its own exists (the site refers to it); others are looked up.
+    if region_code not in sites and not cached(
+        session, ("region", region_code), lambda: _region_exists(session, region_code)
+    ):
         raise NotFound(f"未找到该区划 / no region {region_code}", code="region_not_found")
-    if place == "region_without_site":
-        raise Invalid(
-            "该地区还没有新时代文明实践站点 / no practice site covers this region",
-            code="region_without_site",
-        )
-    assert isinstance(place, ReviewPlace)
-    return place
+    for code in chain:
+        if code in sites:
+            return ReviewPlace(region_code, sites[code])
+    raise Invalid(
+        "该地区还没有新时代文明实践站点 / no practice site covers this region",
+        code="region_without_site",
+    )
