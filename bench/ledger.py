@@ -142,6 +142,9 @@ def bench_ledger(
                 boards[name] = asyncio.run(
                     _load(base, _leaderboard_requests(region), headers, clients, seconds / 2)
                 )
+            # The baseline again, after the writes and the boards: whether the machine (the
+            # database settling the record phase's writes) changed under the boards.
+            bare_after = asyncio.run(_load(base, bare, headers, clients, seconds / 2))
         check_seconds, check_said = _recompute(url, check=True)
         return {
             "backend": "postgresql",
@@ -157,6 +160,7 @@ def bench_ledger(
                 name: round(result["p50_ms"] / baseline["p50_ms"], 3)
                 for name, result in boards.items()
             },
+            "bare_insert_after_boards": bare_after,
             "recompute_seconds": recompute_seconds,
             "recompute": recompute_said,
             "check_seconds": check_seconds,

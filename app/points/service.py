@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from typing import Any
@@ -16,6 +17,8 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from app.common.clock import utcnow
+from app.common.ids import new_id
 from app.errors import Conflict
 from app.points.models import PointsBalance, PointsEntry, PointsKind, PointsPolicy
 from app.records.models import ServiceRecord
@@ -31,6 +34,9 @@ _DEBIT = (
     .values(balance=_BALANCE.c.balance + bindparam("d"))
 )
 _ENTRY = insert(PointsEntry.__table__)  # type: ignore[attr-defined]
+_ENTRY_DEFAULTS: dict[str, Any] = {
+    "record_id": None, "order_id": None, "redemption_id": None, "reason": "", "actor_id": None,
+}  # fmt: skip
 
 
 @cache
@@ -44,6 +50,28 @@ def _credit(dialect_name: str) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class EarningRules:
+    """What `points_for` needs of the policy, read without building the policy row."""
+
+    points_per_hour: float
+    category_weights: dict[str, float]
+
+
+_EARNING = sa_select(col(PointsPolicy.points_per_hour), col(PointsPolicy.category_weights)).where(
+    col(PointsPolicy.id) == 1
+)
+
+
+def earning_rules(session: Session) -> EarningRules:
+    """The policy's earning rules, by a plain SELECT (it runs with every landed record)."""
+    row = session.connection().execute(_EARNING).first()
+    if row is None:
+        default = PointsPolicy()
+        return EarningRules(default.points_per_hour, default.category_weights)
+    return EarningRules(float(row[0]), dict(row[1] or {}))
+
+
 def current_policy(session: Session) -> PointsPolicy:
     """The earning rules, read by a plain SELECT (it runs with every landed record)."""
     row = session.connection().execute(_POLICY).first()
@@ -52,7 +80,7 @@ def current_policy(session: Session) -> PointsPolicy:
     return PointsPolicy(**row._asdict())
 
 
-def points_for(policy: PointsPolicy, category_code: str, minutes: int) -> int:
+def points_for(policy: PointsPolicy | EarningRules, category_code: str, minutes: int) -> int:
     weight = policy.category_weights.get(category_code, 1.0)
     value = minutes / 60 * policy.points_per_hour * weight
     return int(math.copysign(math.floor(abs(value) + 0.5), value))
@@ -86,8 +114,11 @@ def _move(
                 code="insufficient_points",
                 balance=balance_of(session, volunteer_id),
             )
-    row = PointsEntry(volunteer_id=volunteer_id, delta=delta, **entry)
-    connection.execute(_ENTRY, row.model_dump())
+    # Built without validation (the values are ours): this runs with every landed record.
+    values = {**_ENTRY_DEFAULTS, "id": new_id(), "volunteer_id": volunteer_id, "delta": delta,
+              "created_at": utcnow(), **entry}  # fmt: skip
+    connection.execute(_ENTRY, values)
+    row = PointsEntry.model_construct(**values)
     day, team_id = served or (None, None)
     move = score_totals.PointsMove(row, day, team_id)
     if later is None:
@@ -100,7 +131,7 @@ def _move(
 def earn_for_records(session: Session, records: Sequence[ServiceRecord]) -> None:
     """Points for landed records. An amendment that lowers hours takes back at most what the
     volunteer still holds (points already spent stay spent)."""
-    policy = current_policy(session)
+    policy = earning_rules(session)
     moved: list[score_totals.PointsMove] = []
     for record in records:
         delta = points_for(policy, record.category_code, record.minutes)

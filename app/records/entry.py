@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import datetime
+from typing import NamedTuple
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.activities.models import Activity
@@ -34,11 +37,27 @@ def to_minutes(hours: float) -> int:
     return math.floor(hours * 60 + 0.5)
 
 
-def may_record_for(caller: Principal, team: Team) -> bool:
+class TeamRef(NamedTuple):
+    id: uuid.UUID
+    region_code: str
+
+
+_TEAM_REF = sa_select(col(Team.id), col(Team.region_code)).where(col(Team.id) == bindparam("id"))
+
+
+def _team_ref(session: Session, team_id: uuid.UUID) -> TeamRef:
+    """What entering a record needs of the team, without loading the row (`get_team`)."""
+    row = session.connection().execute(_TEAM_REF, {"id": team_id}).first()
+    if row is None:
+        raise NotFound("未找到该服务队 / no such team", code="team_not_found")
+    return TeamRef(row[0], row[1])
+
+
+def may_record_for(caller: Principal, team: Team | TeamRef) -> bool:
     return team.id in caller.led_team_ids or caller.admin_scope.covers(team.region_code)
 
 
-def _require_recorder(caller: Principal, team: Team) -> None:
+def _require_recorder(caller: Principal, team: Team | TeamRef) -> None:
     if not may_record_for(caller, team):
         raise Forbidden(
             "只有队长或辖区管理员可以录入或更正记录 / only the team leader or a site admin",
@@ -49,7 +68,7 @@ def _require_recorder(caller: Principal, team: Team) -> None:
 def create_record(
     session: Session, settings: Settings, caller: Principal, data: RecordCreate
 ) -> ServiceRecord:
-    team = get_team(session, data.team_id)
+    team = _team_ref(session, data.team_id)
     _require_recorder(caller, team)
     _known_category(session, data.category_code)
     minutes = to_minutes(data.hours)
@@ -73,6 +92,7 @@ def create_record(
                 place=data.place,
             )
         ],
+        team_regions={team.id: team.region_code},
     )
     return record
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func
+from sqlalchemy import and_, bindparam, func, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -34,6 +35,7 @@ from app.errors import Conflict, Invalid
 from app.points import service as points
 from app.records.models import RecordSource, ServiceRecord
 from app.scoring import stars, totals
+from app.sync.capture import report_core_insert
 from app.teams.models import Team, TeamMember
 from app.volunteers.models import Volunteer, VolunteerStatus
 
@@ -73,10 +75,7 @@ def _refuse(message: str, code: str, **extra: object) -> Invalid:
     return Invalid(message, code=code, **extra)
 
 
-def _lock_volunteers(
-    session: Session, volunteer_ids: set[uuid.UUID], team_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, tuple[str, str, set[uuid.UUID]]]:
-    """Status, region and (of `team_ids`) teams of each volunteer, with their rows locked."""
+def _lock_statement(lock: bool) -> Any:
     stmt = (
         sa_select(
             col(Volunteer.id),
@@ -88,16 +87,39 @@ def _lock_volunteers(
             TeamMember,
             and_(
                 col(TeamMember.volunteer_id) == col(Volunteer.id),
-                col(TeamMember.team_id).in_(team_ids),
+                col(TeamMember.team_id).in_(bindparam("teams", expanding=True)),
             ),
         )
-        .where(col(Volunteer.id).in_(volunteer_ids))
+        .where(col(Volunteer.id).in_(bindparam("volunteers", expanding=True)))
         .order_by(col(Volunteer.id))
     )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Volunteer.__table__)  # type: ignore[attr-defined]
+    return stmt.with_for_update(of=Volunteer.__table__) if lock else stmt  # type: ignore[attr-defined]
+
+
+# The statements that run with every record are built once: building one costs more than
+# running it.
+_LOCK = {lock: _lock_statement(lock) for lock in (False, True)}
+_WHO, _DAY = col(ServiceRecord.volunteer_id), col(ServiceRecord.service_date)
+_DAY_MINUTES = (
+    sa_select(_WHO, _DAY, func.sum(col(ServiceRecord.minutes)))
+    .where(
+        _WHO.in_(bindparam("volunteers", expanding=True)),
+        _DAY.in_(bindparam("days", expanding=True)),
+    )
+    .group_by(_WHO, _DAY)
+)
+
+
+def _lock_volunteers(
+    session: Session, volunteer_ids: set[uuid.UUID], team_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str, set[uuid.UUID]]]:
+    """Status, region and (of `team_ids`) teams of each volunteer, with their rows locked
+    (`FOR UPDATE` on PostgreSQL)."""
+    connection = session.connection()
+    stmt = _LOCK[connection.dialect.name == "postgresql"]
+    params = {"volunteers": sorted(volunteer_ids), "teams": sorted(team_ids)}
     found: dict[uuid.UUID, tuple[str, str, set[uuid.UUID]]] = {}
-    for volunteer_id, status, region, team_id in session.connection().execute(stmt).all():
+    for volunteer_id, status, region, team_id in connection.execute(stmt, params).all():
         entry = found.setdefault(volunteer_id, (status, region, set()))
         if team_id is not None:
             entry[2].add(team_id)
@@ -107,18 +129,8 @@ def _lock_volunteers(
 def _day_minutes(
     session: Session, keys: set[tuple[uuid.UUID, date]]
 ) -> dict[tuple[uuid.UUID, date], int]:
-    volunteers = {v for v, _ in keys}
-    days = {d for _, d in keys}
-    who, day = col(ServiceRecord.volunteer_id), col(ServiceRecord.service_date)
-    rows = (
-        session.connection()
-        .execute(
-            sa_select(who, day, func.sum(col(ServiceRecord.minutes)))
-            .where(who.in_(volunteers), day.in_(days))
-            .group_by(who, day)
-        )
-        .all()
-    )
+    params = {"volunteers": sorted({v for v, _ in keys}), "days": sorted({d for _, d in keys})}
+    rows = session.connection().execute(_DAY_MINUTES, params).all()
     return {(v, d): int(m or 0) for v, d, m in rows}
 
 
@@ -320,10 +332,12 @@ def _overlap(volunteer_id: uuid.UUID) -> Invalid:
     )
 
 
-def _team_regions(session: Session, team_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Regions of the teams, from the session's teams where the caller loaded them already."""
-    found: dict[uuid.UUID, str] = {}
-    for team_id in team_ids:
+def _team_regions(
+    session: Session, team_ids: set[uuid.UUID], known: Mapping[uuid.UUID, str] | None = None
+) -> dict[uuid.UUID, str]:
+    """Regions of the teams: those the caller read already (`known`, or the session's teams)."""
+    found = {t: r for t, r in (known or {}).items() if t in team_ids}
+    for team_id in team_ids - found.keys():
         team = already_loaded(session, Team, team_id)
         if team is not None:
             found[team_id] = team.region_code
@@ -334,48 +348,60 @@ def _team_regions(session: Session, team_ids: set[uuid.UUID]) -> dict[uuid.UUID,
     return found
 
 
+_INSERT_RECORD = insert(ServiceRecord.__table__)  # type: ignore[attr-defined]
+
+
 def land_records(
     session: Session,
     settings: Settings,
     drafts: Sequence[RecordDraft],
     *,
     now: datetime | None = None,
+    team_regions: Mapping[uuid.UUID, str] | None = None,
 ) -> list[ServiceRecord]:
     """Check and write the records of one event (an order, an activity, a manual entry) and
-    move the totals. Flushes; the caller commits."""
+    move the totals. `team_regions`: the teams' regions where the caller has read them.
+    Flushes; the caller commits."""
     if not drafts:
         return []
     now = now or utcnow()
     regions = _check(session, drafts, now)
-    team_regions = _team_regions(session, {d.team_id for d in drafts})
-    records = [
-        ServiceRecord(
-            volunteer_id=d.volunteer_id,
-            team_id=d.team_id,
-            order_id=d.order_id,
-            activity_id=d.activity_id,
-            source=d.source.value,
-            category_code=d.category_code,
-            region_code=d.region_code,
-            service_date=d.service_date,
-            started_at=d.started_at,
-            ended_at=d.ended_at,
-            minutes=d.minutes,
-            content=d.content,
-            place=d.place,
-            recorded_by_id=d.recorded_by_id,
-            external_ref=d.external_ref,
-            created_at=now,  # the rows never change after this insert (append-only)
-        )
+    teams = _team_regions(session, {d.team_id for d in drafts}, team_regions)
+    values: list[dict[str, Any]] = [
+        {
+            "id": new_id(),
+            "volunteer_id": d.volunteer_id,
+            "team_id": d.team_id,
+            "order_id": d.order_id,
+            "activity_id": d.activity_id,
+            "source": d.source.value,
+            "category_code": d.category_code,
+            "region_code": d.region_code,
+            "service_date": d.service_date,
+            "started_at": d.started_at,
+            "ended_at": d.ended_at,
+            "minutes": d.minutes,
+            "content": d.content,
+            "place": d.place,
+            "recorded_by_id": d.recorded_by_id,
+            "external_ref": d.external_ref,
+            "amends_id": None,
+            "reason": "",
+            "created_at": now,  # the rows never change after this insert (append-only)
+        }
         for d in drafts
     ]
-    session.add_all(records)
-    session.flush()
+    # A Core insert, not the unit of work: it runs with every record, and the rows are never
+    # changed afterwards. What a flush would report to the change feed is reported with it.
+    session.flush()  # what the session holds goes first (an order, an activity)
+    session.connection().execute(_INSERT_RECORD, values)
+    records = [ServiceRecord.model_construct(**row) for row in values]
+    report_core_insert(session, records)
     totals.apply(
         session,
         [
             totals.Movement(r.volunteer_id, regions[r.volunteer_id], r.team_id,
-                            team_regions[r.team_id], r.service_date, r.minutes, 1)
+                            teams[r.team_id], r.service_date, r.minutes, 1)
             for r in records
         ],
     )  # fmt: skip

@@ -75,8 +75,9 @@ class _Recent:
         return Response(content=hit[1], media_type="application/json")
 
 
-def _boards(request: Request) -> _Recent:
-    """One cache per app (and so per database)."""
+async def _boards(request: Request) -> _Recent:
+    """One cache per app (and so per database). Async: a sync dependency would cost every
+    page a hop into the threadpool."""
     state = request.app.state
     if not hasattr(state, "board_cache"):
         state.board_cache = _Recent()

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, delete
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 
 from app.audit import service as audit
 from app.auth.principal import Principal
@@ -26,15 +27,18 @@ class Effective:
     source_region_code: str | None  # None: the setting
 
 
+_NEAREST = sa_select(col(StarThresholds.region_code), col(StarThresholds.hours)).where(
+    col(StarThresholds.region_code).in_(bindparam("codes", expanding=True))
+)
+
+
 def effective(session: Session, settings: Settings, region_code: str | None) -> Effective:
     if region_code is not None:
         codes = [region_code, *ancestors(region_code)]
-        rows = session.exec(
-            select(StarThresholds).where(col(StarThresholds.region_code).in_(codes))
-        ).all()
+        rows = session.connection().execute(_NEAREST, {"codes": codes}).all()
         if rows:
-            nearest = max(rows, key=lambda r: level_of(r.region_code))
-            return Effective(tuple(nearest.hours), nearest.region_code)
+            code, hours = max(rows, key=lambda r: level_of(r[0]))
+            return Effective(tuple(hours), code)
     return Effective(tuple(settings.star_thresholds_hours), None)
 
 

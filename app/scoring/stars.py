@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
+from sqlalchemy import and_, bindparam, func, literal
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.common.clock import utcnow
@@ -117,15 +120,77 @@ def _tell_eligible(
 
 def auto_grant(session: Session, settings: Settings, volunteer_ids: Iterable[uuid.UUID]) -> None:
     """After hours change (records and amendments land): tell each volunteer of a level newly
-    reached and, where `DIANDAN_STAR_AUTO_GRANT` is on, grant it. Never lowers a grant."""
-    for volunteer_id in sorted(set(volunteer_ids)):
+    reached and, where `DIANDAN_STAR_AUTO_GRANT` is on, grant it. Never lowers a grant.
+
+    It runs with every record: what it decides on (region, total hours, level told, level
+    granted) is one Core query for all the volunteers, and the thresholds a second; the ORM
+    rows are loaded only for a volunteer who has reached a new level."""
+    ids = sorted(set(volunteer_ids))
+    if not ids:
+        return
+    for volunteer_id, region, minutes, told, granted in _standings(session, settings, ids):
+        thresholds = _thresholds(session, settings, region)
+        eligible = star_standing(minutes, thresholds).level
+        granting = settings.star_auto_grant and eligible > granted
+        if eligible <= told and not granting:
+            continue
         volunteer = session.get(Volunteer, volunteer_id)
         assert volunteer is not None
-        eligible = eligible_level(session, settings, volunteer_id)
-        granting = settings.star_auto_grant and eligible > granted_level(session, volunteer_id)
         _tell_eligible(session, volunteer, eligible, granting=granting)
         if granting:
             set_level(
                 session, settings, volunteer, eligible, reason="自动授予 / auto", actor_id=None
             )
     session.flush()
+
+
+_GRANTED = (
+    sa_select(col(StarGrant.level))
+    .where(col(StarGrant.volunteer_id) == col(Volunteer.id))
+    .order_by(col(StarGrant.created_at).desc(), col(StarGrant.id).desc())
+    .limit(1)
+    .correlate(Volunteer)
+    .scalar_subquery()
+)
+
+
+def _standings_statement(auto_grant: bool) -> Any:
+    return (
+        sa_select(
+            col(Volunteer.id),
+            col(Volunteer.region_code),
+            func.coalesce(col(VolunteerTotal.minutes), 0),
+            func.coalesce(col(StarNotice.level), 0),
+            func.coalesce(_GRANTED, 0) if auto_grant else literal(0),
+        )
+        .outerjoin(
+            VolunteerTotal,
+            and_(
+                col(VolunteerTotal.volunteer_id) == col(Volunteer.id),
+                col(VolunteerTotal.period_kind) == PeriodKind.ALL.value,
+                col(VolunteerTotal.period) == 0,
+            ),
+        )
+        .outerjoin(StarNotice, col(StarNotice.volunteer_id) == col(Volunteer.id))
+        .where(col(Volunteer.id).in_(bindparam("ids", expanding=True)))
+        .order_by(col(Volunteer.id))
+    )
+
+
+# Built once: building a statement costs more than running it.
+_STANDINGS = {auto: _standings_statement(auto) for auto in (False, True)}
+
+
+def _standings(
+    session: Session, settings: Settings, ids: list[uuid.UUID]
+) -> list[tuple[uuid.UUID, str, int, int, int]]:
+    """Each volunteer's region, total minutes, level told and (with auto-grant) level granted."""
+    rows = session.connection().execute(_STANDINGS[settings.star_auto_grant], {"ids": ids})
+    return [
+        (v, region, int(minutes), int(told), int(granted))
+        for v, region, minutes, told, granted in rows.all()
+    ]
+
+
+def _thresholds(session: Session, settings: Settings, region: str) -> tuple[int, ...]:
+    return star_thresholds.effective(session, settings, region).hours

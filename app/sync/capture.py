@@ -12,7 +12,7 @@ ids it wrote, and the change row lands in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +132,28 @@ def core_write_changes(
             }
         )
     return rows
+
+
+def report_core_insert(session: Session, rows: Sequence[SQLModel]) -> None:
+    """Report rows a Core `insert()` just wrote, as a flush of them would: one change each, in
+    this transaction. The rows are the values inserted, as model objects (not in the session)."""
+    changes: dict[tuple[str, str], dict[str, Any]] = {}
+    now = utcnow()
+    for row in rows:
+        tracked = TRACKED.get(type(row))
+        if tracked is None:
+            continue
+        key = (tracked.entity, str(tracked.key(row)))
+        op = _op(row, created=True)
+        seen = changes.get(key)
+        if seen is not None:
+            seen["op"] = op if seen["op"] == "update" else seen["op"]
+            continue
+        changes[key] = {"entity": key[0], "entity_id": key[1], "op": op,
+                        "region_code": tracked.region(session, row), "fields": [],
+                        "changed_at": now}  # fmt: skip
+    if changes:
+        session.connection().execute(insert(ChangeEvent), [changes[k] for k in sorted(changes)])
 
 
 def _changed_fields(row: Any) -> list[str]:
