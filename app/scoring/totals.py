@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     Table,
+    and_,
+    case,
     cast,
     delete,
     except_,
@@ -29,10 +31,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
-from app.records.models import ServiceRecord
+from app.records.models import RecordSource, ServiceRecord
 from app.scoring.models import PeriodKind, TeamTotal, VolunteerScoreTotal, VolunteerTotal
 from app.teams.models import Team
 from app.volunteers.models import Volunteer
+
+REVERSAL = RecordSource.REVERSAL.value
 
 
 def periods_of(day: date) -> list[tuple[str, int]]:
@@ -58,7 +62,7 @@ class Movement:
     team_region: str
     service_date: date
     minutes: int
-    records: int  # 1 for a record, 0 for an amendment
+    records: int  # 1 for a record; an amendment that moves the date moves it (-1 and +1)
 
 
 def apply(session: Session, movements: Iterable[Movement]) -> None:
@@ -127,8 +131,7 @@ def move_volunteer(session: Session, volunteer_id: uuid.UUID, region_code: str) 
         )
 
 
-def _period_column(kind: PeriodKind) -> Any:
-    day = col(ServiceRecord.service_date)
+def _period_column(kind: PeriodKind, day: Any) -> Any:
     year = cast(extract("year", day), Integer)
     month = cast(extract("month", day), Integer)
     return {
@@ -139,28 +142,48 @@ def _period_column(kind: PeriodKind) -> Any:
     }[kind]
 
 
+def _ledger_rows() -> Any:
+    """The ledger's rows, each marked `current` when it is its record's latest row that is not
+    a reversal: a record counts once, in the period of its date as amended (`ledger._state_of`
+    orders the rows the same way)."""
+    record = _table(ServiceRecord)
+    latest = func.row_number().over(
+        partition_by=(func.coalesce(record.c.amends_id, record.c.id), record.c.source == REVERSAL),
+        order_by=(record.c.created_at.desc(), record.c.id.desc()),
+    )
+    rows = select(
+        record.c.volunteer_id,
+        record.c.team_id,
+        record.c.service_date,
+        record.c.minutes,
+        record.c.source,
+        latest.label("latest"),
+    ).cte("ledger_rows")
+    current = case((and_(rows.c.source != REVERSAL, rows.c.latest == 1), 1), else_=0)
+    return rows, current
+
+
 def _computed(owner: str) -> Any:
     """Every total, as the ledger says: a UNION ALL of one GROUP BY per period kind."""
     is_volunteer = owner == "volunteer_id"
-    owner_col = col(ServiceRecord.volunteer_id) if is_volunteer else col(ServiceRecord.team_id)
+    rows, current = _ledger_rows()
+    owner_col = rows.c.volunteer_id if is_volunteer else rows.c.team_id
     region = col(Volunteer.region_code) if is_volunteer else col(Team.region_code)
     parts = []
     for kind in PeriodKind:
-        period = _period_column(kind)
+        period = _period_column(kind, rows.c.service_date)
         stmt: Any = select(
             owner_col.label(owner),
             literal(kind.value).label("period_kind"),
             period.label("period"),
             region.label("region_code"),
-            func.sum(ServiceRecord.minutes).label("minutes"),
-            func.count(col(ServiceRecord.id))
-            .filter(col(ServiceRecord.amends_id).is_(None))
-            .label("records"),
-        )
+            func.sum(rows.c.minutes).label("minutes"),
+            func.sum(current).label("records"),
+        ).select_from(rows)
         if is_volunteer:
-            stmt = stmt.join(Volunteer, col(Volunteer.id) == col(ServiceRecord.volunteer_id))
+            stmt = stmt.join(Volunteer, col(Volunteer.id) == rows.c.volunteer_id)
         else:
-            stmt = stmt.join(Team, col(Team.id) == col(ServiceRecord.team_id))
+            stmt = stmt.join(Team, col(Team.id) == rows.c.team_id)
         parts.append(stmt.group_by(owner_col, period, region))
     return parts
 
