@@ -242,3 +242,31 @@ def test_the_review_queue_holds_the_applications_of_the_admins_region(
     assert queue(w.station_admin).json()["items"] == []
     decided = queue(w.station_admin, "?status=approved").json()["items"]
     assert [a["status"] for a in decided] == ["approved"]
+
+
+def test_the_admins_who_may_decide_an_application_are_told_of_it(
+    ow: OrderWorld, client: TestClient, make: Factory, settings: Settings, db: Session
+) -> None:
+    settings.star_thresholds_hours = [1, 3, 6]
+    w = ow.world
+    platform = make.platform_admin()
+    other = make.world("140803000000")
+    beside = make.site_admin(w.township[:9] + "300")  # another village of the same township
+    post(client, make, w.leader, entry(w, hours=1.5))
+    applied = _apply(client, make, w, note="申请一星")
+    assert applied.status_code == 201, applied.text
+    db.expire_all()
+    told = db.exec(
+        select(OutboxMessage).where(OutboxMessage.topic == "star.application.submitted")
+    ).all()
+    deciders = {w.center_admin.id, w.institute_admin.id, w.station_admin.id, platform.id}
+    assert {m.recipient_user_id for m in told} == deciders
+    assert len(told) == len(deciders)
+    assert {m.recipient_user_id for m in told}.isdisjoint(
+        {other.center_admin.id, other.station_admin.id, beside.id, w.leader.id}
+    )
+    assert {(m.payload["application_id"], m.payload["level"]) for m in told} == {
+        (applied.json()["id"], 1)
+    }
+    decided = _decide(client, make, w, applied.json()["id"], "approve", platform)
+    assert decided.status_code == 200, decided.text
