@@ -18,7 +18,6 @@ from sqlalchemy import (
     Integer,
     Table,
     and_,
-    case,
     cast,
     delete,
     except_,
@@ -142,49 +141,79 @@ def _period_column(kind: PeriodKind, day: Any) -> Any:
     }[kind]
 
 
-def _ledger_rows() -> Any:
-    """The ledger's rows, each marked `current` when it is its record's latest row that is not
-    a reversal: a record counts once, in the period of its date as amended (`ledger._state_of`
-    orders the rows the same way)."""
+def _moved() -> Any:
+    """Records that amendments moved to another day: the day entered and the day of the latest
+    row that is not a reversal (`ledger._state_of`'s order). Only the amendments are read."""
     record = _table(ServiceRecord)
-    latest = func.row_number().over(
-        partition_by=(func.coalesce(record.c.amends_id, record.c.id), record.c.source == REVERSAL),
-        order_by=(record.c.created_at.desc(), record.c.id.desc()),
+    amended = (
+        select(
+            record.c.amends_id,
+            record.c.service_date,
+            func.row_number()
+            .over(
+                partition_by=record.c.amends_id,
+                order_by=(record.c.created_at.desc(), record.c.id.desc()),
+            )
+            .label("latest"),
+        )
+        .where(record.c.amends_id.is_not(None), record.c.source != REVERSAL)
+        .subquery()
     )
-    rows = select(
-        record.c.volunteer_id,
-        record.c.team_id,
-        record.c.service_date,
-        record.c.minutes,
-        record.c.source,
-        latest.label("latest"),
-    ).cte("ledger_rows")
-    current = case((and_(rows.c.source != REVERSAL, rows.c.latest == 1), 1), else_=0)
-    return rows, current
+    return (
+        select(record.c.volunteer_id, record.c.team_id,
+               record.c.service_date.label("entered_on"), amended.c.service_date.label("now_on"))
+        .join(amended, amended.c.amends_id == record.c.id)
+        .where(amended.c.latest == 1, amended.c.service_date != record.c.service_date)
+        .cte("moved")
+    )  # fmt: skip
 
 
 def _computed(owner: str) -> Any:
-    """Every total, as the ledger says: a UNION ALL of one GROUP BY per period kind."""
+    """Every total, as the ledger says: a UNION ALL of one GROUP BY per period kind. A record
+    counts once, on its date as amended: the ledger's originals, less each moved record on the
+    day it was entered, plus it on its new day (both days hold rows of it, so a total exists)."""
     is_volunteer = owner == "volunteer_id"
-    rows, current = _ledger_rows()
-    owner_col = rows.c.volunteer_id if is_volunteer else rows.c.team_id
+    owner_col = col(ServiceRecord.volunteer_id) if is_volunteer else col(ServiceRecord.team_id)
     region = col(Volunteer.region_code) if is_volunteer else col(Team.region_code)
+    moved = _moved()
     parts = []
     for kind in PeriodKind:
-        period = _period_column(kind, rows.c.service_date)
+        period = _period_column(kind, col(ServiceRecord.service_date))
         stmt: Any = select(
             owner_col.label(owner),
             literal(kind.value).label("period_kind"),
             period.label("period"),
             region.label("region_code"),
-            func.sum(rows.c.minutes).label("minutes"),
-            func.sum(current).label("records"),
-        ).select_from(rows)
+            func.sum(ServiceRecord.minutes).label("minutes"),
+            func.count(col(ServiceRecord.id))
+            .filter(col(ServiceRecord.amends_id).is_(None))
+            .label("records"),
+        )
         if is_volunteer:
-            stmt = stmt.join(Volunteer, col(Volunteer.id) == rows.c.volunteer_id)
+            stmt = stmt.join(Volunteer, col(Volunteer.id) == col(ServiceRecord.volunteer_id))
         else:
-            stmt = stmt.join(Team, col(Team.id) == rows.c.team_id)
-        parts.append(stmt.group_by(owner_col, period, region))
+            stmt = stmt.join(Team, col(Team.id) == col(ServiceRecord.team_id))
+        ledger = stmt.group_by(owner_col, period, region).subquery()
+        who = moved.c[owner]
+        shifts = union_all(
+            select(who.label("owner"), _period_column(kind, moved.c.entered_on).label("period"),
+                   literal(-1).label("n")),
+            select(who, _period_column(kind, moved.c.now_on), literal(1)),
+        ).subquery()  # fmt: skip
+        shift = (
+            select(shifts.c.owner, shifts.c.period, func.sum(shifts.c.n).label("n"))
+            .group_by(shifts.c.owner, shifts.c.period)
+            .subquery()
+        )
+        parts.append(
+            select(
+                ledger.c[owner], ledger.c.period_kind, ledger.c.period, ledger.c.region_code,
+                ledger.c.minutes,
+                (ledger.c.records + func.coalesce(shift.c.n, 0)).label("records"),
+            ).outerjoin(
+                shift, and_(shift.c.owner == ledger.c[owner], shift.c.period == ledger.c.period)
+            )
+        )  # fmt: skip
     return parts
 
 
