@@ -28,6 +28,8 @@ TOPIC_TEXT = {
     "complaint.resolved": "您的投诉已处理",
     "webhook.disabled": "回调订阅因持续失败已停用",
     "star.changed": "您的志愿者星级已更新",
+    "star.eligible": "您的服务时长已够申请新的星级",
+    "star.application.submitted": "有新的星级申请待审核",
 }
 
 

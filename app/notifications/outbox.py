@@ -6,14 +6,16 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import and_, bindparam, insert, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from app.accounts.models import GrantedRole, RoleGrant
+from app.accounts.models import GrantedRole, RoleGrant, User
 from app.common.clock import utcnow
 from app.common.ids import new_id
 from app.notifications.models import OutboxMessage, OutboxStatus
+from app.regions.codes import ancestors
+from app.sites.models import Site
 from app.teams.models import MemberRole, TeamMember
 from app.volunteers.models import Volunteer
 
@@ -76,5 +78,27 @@ def site_admin_user_ids(session: Session, site_id: uuid.UUID) -> list[uuid.UUID]
             select(RoleGrant.user_id).where(
                 RoleGrant.site_id == site_id, RoleGrant.role == GrantedRole.SITE_ADMIN.value
             )
+        ).all()
+    )
+
+
+def region_admin_user_ids(session: Session, region_code: str) -> list[uuid.UUID]:
+    """The active admins whose scope covers the region: the site admins of it and of every
+    region above it, and the platform admins (as `Principal.admin_scope` decides)."""
+    site_admin = and_(
+        col(RoleGrant.role) == GrantedRole.SITE_ADMIN.value,
+        col(Site.region_code).in_([region_code, *ancestors(region_code)]),
+    )
+    return list(
+        session.exec(
+            select(RoleGrant.user_id)
+            .join(User, col(User.id) == col(RoleGrant.user_id))
+            .outerjoin(Site, col(Site.id) == col(RoleGrant.site_id))
+            .where(
+                col(User.is_active),
+                or_(col(RoleGrant.role) == GrantedRole.PLATFORM_ADMIN.value, site_admin),
+            )
+            .distinct()
+            .order_by(col(RoleGrant.user_id))
         ).all()
     )

@@ -550,11 +550,14 @@ def amend(
     session.flush()
     region = people[record.volunteer_id][1] if record.volunteer_id in people else record.region_code
     team_region = _team_regions(session, {record.team_id})[record.team_id]
-    totals.apply(
-        session,
-        [totals.Movement(record.volunteer_id, region, record.team_id, team_region,
-                         row.service_date, row.minutes, 0) for row in rows],
-    )  # fmt: skip
+    movements = [totals.Movement(record.volunteer_id, region, record.team_id, team_region,
+                                 row.service_date, row.minutes, 0) for row in rows]  # fmt: skip
+    if target.service_date != current.service_date:  # the record itself counts on its new day
+        movements += [
+            totals.Movement(record.volunteer_id, region, record.team_id, team_region, day, 0, n)
+            for day, n in ((current.service_date, -1), (target.service_date, 1))
+        ]
+    totals.apply(session, movements)
     points.earn_for_records(session, rows)
     stars.auto_grant(session, settings, [record.volunteer_id])
     return rows

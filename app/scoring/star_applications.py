@@ -14,7 +14,7 @@ from app.auth.principal import Principal
 from app.common.clock import utcnow
 from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
-from app.notifications.outbox import notify
+from app.notifications.outbox import notify, region_admin_user_ids
 from app.scoring import stars
 from app.scoring.star_models import StarApplication, StarApplicationStatus
 from app.volunteers.models import Volunteer, VolunteerStatus
@@ -79,6 +79,18 @@ def apply(
             session.add(application)
     except IntegrityError:
         raise _pending_conflict() from None
+    notify(
+        session,
+        topic="star.application.submitted",
+        recipients=region_admin_user_ids(session, volunteer.region_code),
+        payload={
+            "volunteer_id": str(volunteer.id),
+            "application_id": str(application.id),
+            "level": wanted,
+            "region_code": volunteer.region_code,
+        },
+    )
+    session.flush()
     return application
 
 

@@ -15,7 +15,7 @@ from app.common.pagination import Page, PageQuery, paginate
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES
 from app.regions.queries import get_region
-from app.scoring import star_applications, star_thresholds
+from app.scoring import star_applications, star_thresholds, stars
 from app.scoring.star_models import StarApplication, StarApplicationStatus
 from app.volunteers.models import Volunteer
 from app.volunteers.service import get_visible
@@ -88,19 +88,25 @@ def write_thresholds(
     code: str, body: ThresholdsIn, session: DbSession, settings: AppSettings, caller: AnyAdmin
 ) -> ThresholdsOut:
     """Set the thresholds of a region's subtree: the platform admin anywhere, an admin of a
-    county-level (or higher) site within their subtree. Eligibility follows at once; granted
-    levels stay as decided."""
+    county-level (or higher) site within their subtree. Eligibility follows at once: volunteers
+    whose level the new thresholds reach are told (and granted, with automatic grants) in the
+    same transaction; granted levels are never lowered."""
     region = get_region(session, code)
     star_thresholds.put(session, caller, region.code, body.hours)
+    stars.thresholds_changed(session, settings, region.code)
     session.commit()
     return _thresholds(session, settings, region.code)
 
 
 @router.delete("/regions/{code}/star-thresholds", status_code=status.HTTP_204_NO_CONTENT)
-def remove_thresholds(code: str, session: DbSession, caller: AnyAdmin) -> Response:
-    """The region falls back to its nearest ancestor's thresholds (or the default)."""
+def remove_thresholds(
+    code: str, session: DbSession, settings: AppSettings, caller: AnyAdmin
+) -> Response:
+    """The region falls back to its nearest ancestor's thresholds (or the default); volunteers
+    whose level these reach are told (and granted, with automatic grants) at once."""
     region = get_region(session, code)
     star_thresholds.remove(session, caller, region.code)
+    stars.thresholds_changed(session, settings, region.code)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -12,19 +12,23 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal
+from sqlalchemy import Table, and_, bindparam, case, func, insert, literal, not_, or_
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, col, select
 
 from app.common.clock import utcnow
+from app.common.ids import new_id
 from app.config import Settings
 from app.errors import Invalid
+from app.notifications.models import OutboxMessage, OutboxStatus
 from app.notifications.outbox import notify
+from app.regions.codes import subtree_bounds
 from app.scoring import star_thresholds
 from app.scoring.models import PeriodKind, StarGrant, VolunteerTotal
 from app.scoring.rules import star_standing
-from app.scoring.star_models import StarNotice
-from app.volunteers.models import Volunteer
+from app.scoring.star_models import StarNotice, StarThresholds
+from app.volunteers.models import Volunteer, VolunteerStatus
 
 
 def total_minutes(session: Session, volunteer_id: uuid.UUID) -> int:
@@ -194,3 +198,105 @@ def _standings(
 
 def _thresholds(session: Session, settings: Settings, region: str) -> tuple[int, ...]:
     return star_thresholds.effective(session, settings, region).hours
+
+
+def _eligible_sql(minutes: Any, hours: tuple[int, ...]) -> Any:
+    """`star_standing(minutes, hours).level` in SQL: one for each threshold reached."""
+    return sum((case((minutes >= h * 60, 1), else_=0) for h in hours), literal(0))
+
+
+def thresholds_changed(session: Session, settings: Settings, region_code: str) -> int:
+    """A region's thresholds were set or removed: every approved volunteer they now govern (the
+    subtree, less the parts with nearer thresholds of their own) is handled as `auto_grant`
+    handles one whose hours changed: told once of a level newly reached, granted it where
+    `DIANDAN_STAR_AUTO_GRANT` is on. Set-based: one query finds them (locking their rows, as
+    landing records does), one statement per table writes. Returns how many were told."""
+    session.flush()
+    hours = star_thresholds.effective(session, settings, region_code).hours
+    nearer = session.exec(
+        select(StarThresholds.region_code).where(
+            col(StarThresholds.region_code).between(*subtree_bounds(region_code)),
+            col(StarThresholds.region_code) != region_code,
+        )
+    ).all()
+    region = col(Volunteer.region_code)
+    eligible = _eligible_sql(col(VolunteerTotal.minutes), hours)
+    told = func.coalesce(col(StarNotice.level), 0)
+    latest_grant = (
+        sa_select(col(StarGrant.level))
+        .where(col(StarGrant.volunteer_id) == col(Volunteer.id))
+        .order_by(col(StarGrant.created_at).desc(), col(StarGrant.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    granted = func.coalesce(latest_grant, 0)
+    rises = eligible > told
+    if settings.star_auto_grant:
+        rises = or_(rises, eligible > granted)
+    stmt = (
+        sa_select(col(Volunteer.id), col(Volunteer.user_id), eligible, told, granted)
+        .join(
+            VolunteerTotal,
+            and_(
+                col(VolunteerTotal.volunteer_id) == col(Volunteer.id),
+                col(VolunteerTotal.period_kind) == PeriodKind.ALL.value,
+                col(VolunteerTotal.period) == 0,
+            ),
+        )
+        .outerjoin(StarNotice, col(StarNotice.volunteer_id) == col(Volunteer.id))
+        .where(
+            col(Volunteer.status) == VolunteerStatus.APPROVED.value,
+            region.between(*subtree_bounds(region_code)),
+            *(not_(region.between(*subtree_bounds(code))) for code in nearer),
+            rises,
+        )
+        .order_by(col(Volunteer.id))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Volunteer.__table__)  # type: ignore[attr-defined]
+    connection = session.connection()
+    rows = connection.execute(stmt).all()
+    now = utcnow()
+    notices, grants, messages = [], [], []
+    for volunteer_id, user_id, level, told_level, granted_level in rows:
+        granting = settings.star_auto_grant and level > granted_level
+        if level > told_level:
+            notices.append({"volunteer_id": volunteer_id, "level": level, "updated_at": now})
+        if granting:
+            grants.append(
+                {"id": new_id(), "volunteer_id": volunteer_id, "level": level,
+                 "previous_level": granted_level, "eligible_level": level,
+                 "reason": "自动授予 / auto", "granted_by_id": None, "created_at": now}
+            )  # fmt: skip
+            topic = "star.changed"
+            payload = {"volunteer_id": str(volunteer_id), "level": level,
+                       "previous_level": granted_level}  # fmt: skip
+        else:
+            topic, payload = "star.eligible", {"volunteer_id": str(volunteer_id), "level": level}
+        messages.append(
+            {"id": new_id(), "topic": topic, "recipient_user_id": user_id, "payload": payload,
+             "status": OutboxStatus.PENDING.value, "attempts": 0, "available_at": now,
+             "created_at": now}
+        )  # fmt: skip
+    if notices:
+        connection.execute(_notice_upsert(connection.dialect.name), notices)
+    if grants:
+        connection.execute(insert(_table(StarGrant)), grants)
+    if messages:
+        connection.execute(insert(_table(OutboxMessage)), messages)
+    session.expire_all()  # notices and grants loaded before are stale now
+    return len(messages)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return SQLModel.metadata.tables[str(model.__tablename__)]
+
+
+def _notice_upsert(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = _table(StarNotice)
+    stmt = dialect.insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=["volunteer_id"],
+        set_={"level": stmt.excluded.level, "updated_at": stmt.excluded.updated_at},
+    )

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     Table,
+    and_,
     cast,
     delete,
     except_,
@@ -29,10 +30,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
-from app.records.models import ServiceRecord
+from app.records.models import RecordSource, ServiceRecord
 from app.scoring.models import PeriodKind, TeamTotal, VolunteerScoreTotal, VolunteerTotal
 from app.teams.models import Team
 from app.volunteers.models import Volunteer
+
+REVERSAL = RecordSource.REVERSAL.value
 
 
 def periods_of(day: date) -> list[tuple[str, int]]:
@@ -58,7 +61,7 @@ class Movement:
     team_region: str
     service_date: date
     minutes: int
-    records: int  # 1 for a record, 0 for an amendment
+    records: int  # 1 for a record; an amendment that moves the date moves it (-1 and +1)
 
 
 def apply(session: Session, movements: Iterable[Movement]) -> None:
@@ -127,8 +130,7 @@ def move_volunteer(session: Session, volunteer_id: uuid.UUID, region_code: str) 
         )
 
 
-def _period_column(kind: PeriodKind) -> Any:
-    day = col(ServiceRecord.service_date)
+def _period_column(kind: PeriodKind, day: Any) -> Any:
     year = cast(extract("year", day), Integer)
     month = cast(extract("month", day), Integer)
     return {
@@ -139,14 +141,44 @@ def _period_column(kind: PeriodKind) -> Any:
     }[kind]
 
 
+def _moved() -> Any:
+    """Records that amendments moved to another day: the day entered and the day of the latest
+    row that is not a reversal (`ledger._state_of`'s order). Only the amendments are read."""
+    record = _table(ServiceRecord)
+    amended = (
+        select(
+            record.c.amends_id,
+            record.c.service_date,
+            func.row_number()
+            .over(
+                partition_by=record.c.amends_id,
+                order_by=(record.c.created_at.desc(), record.c.id.desc()),
+            )
+            .label("latest"),
+        )
+        .where(record.c.amends_id.is_not(None), record.c.source != REVERSAL)
+        .subquery()
+    )
+    return (
+        select(record.c.volunteer_id, record.c.team_id,
+               record.c.service_date.label("entered_on"), amended.c.service_date.label("now_on"))
+        .join(amended, amended.c.amends_id == record.c.id)
+        .where(amended.c.latest == 1, amended.c.service_date != record.c.service_date)
+        .cte("moved")
+    )  # fmt: skip
+
+
 def _computed(owner: str) -> Any:
-    """Every total, as the ledger says: a UNION ALL of one GROUP BY per period kind."""
+    """Every total, as the ledger says: a UNION ALL of one GROUP BY per period kind. A record
+    counts once, on its date as amended: the ledger's originals, less each moved record on the
+    day it was entered, plus it on its new day (both days hold rows of it, so a total exists)."""
     is_volunteer = owner == "volunteer_id"
     owner_col = col(ServiceRecord.volunteer_id) if is_volunteer else col(ServiceRecord.team_id)
     region = col(Volunteer.region_code) if is_volunteer else col(Team.region_code)
+    moved = _moved()
     parts = []
     for kind in PeriodKind:
-        period = _period_column(kind)
+        period = _period_column(kind, col(ServiceRecord.service_date))
         stmt: Any = select(
             owner_col.label(owner),
             literal(kind.value).label("period_kind"),
@@ -161,7 +193,27 @@ def _computed(owner: str) -> Any:
             stmt = stmt.join(Volunteer, col(Volunteer.id) == col(ServiceRecord.volunteer_id))
         else:
             stmt = stmt.join(Team, col(Team.id) == col(ServiceRecord.team_id))
-        parts.append(stmt.group_by(owner_col, period, region))
+        ledger = stmt.group_by(owner_col, period, region).subquery()
+        who = moved.c[owner]
+        shifts = union_all(
+            select(who.label("owner"), _period_column(kind, moved.c.entered_on).label("period"),
+                   literal(-1).label("n")),
+            select(who, _period_column(kind, moved.c.now_on), literal(1)),
+        ).subquery()  # fmt: skip
+        shift = (
+            select(shifts.c.owner, shifts.c.period, func.sum(shifts.c.n).label("n"))
+            .group_by(shifts.c.owner, shifts.c.period)
+            .subquery()
+        )
+        parts.append(
+            select(
+                ledger.c[owner], ledger.c.period_kind, ledger.c.period, ledger.c.region_code,
+                ledger.c.minutes,
+                (ledger.c.records + func.coalesce(shift.c.n, 0)).label("records"),
+            ).outerjoin(
+                shift, and_(shift.c.owner == ledger.c[owner], shift.c.period == ledger.c.period)
+            )
+        )  # fmt: skip
     return parts
 
 

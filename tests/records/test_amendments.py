@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.records.ledger import china_today
-from app.scoring.models import PeriodKind
+from app.scoring import score_totals
+from app.scoring.models import PeriodKind, VolunteerTotal
 from app.scoring.totals import mismatches, period_key
 from tests.factories import Factory
 from tests.records.conftest import OrderWorld
@@ -30,8 +31,6 @@ def amend(client: TestClient, make: Factory, user: Any, record: dict[str, Any], 
 
 
 def month_minutes(db: Session, ow: OrderWorld, day: date) -> int:
-    from app.scoring.models import VolunteerTotal
-
     db.expire_all()
     row = db.exec(
         select(VolunteerTotal).where(
@@ -171,3 +170,47 @@ def test_a_volunteer_asks_for_a_new_date_and_the_approval_moves_the_record(
         "tutoring",
     )
     assert approved.json()["amendment_id"] == detail["amendments"][-1]["id"]
+
+
+def _board(client: TestClient, make: Factory, w: Any, subject: str, query: str) -> list[Any]:
+    response = client.get(
+        f"/api/v1/leaderboards/{subject}?by=hours&{query}", headers=make.headers(w.member)
+    )
+    assert response.status_code == 200, response.text
+    return [(e["minutes"], e["records"]) for e in response.json()["entries"] if e["minutes"]]
+
+
+def test_a_record_moved_to_another_year_counts_there_and_the_recompute_agrees(
+    ow: OrderWorld, client: TestClient, make: Factory, db: Session
+) -> None:
+    w = ow.world
+    december = date(2024, 12, 30)
+    record = post(client, make, w.leader, entry(w, service_date=december.isoformat(), hours=2))
+    assert record.status_code == 201, record.text
+    assert post(client, make, w.leader, entry(w, service_date=JAN.isoformat())).status_code == 201
+    periods = ("period=month&at=2024-12", "period=year&at=2024", "period=month&at=2025-02",
+               "period=quarter&at=2025-Q1", "period=year&at=2025", "period=all")  # fmt: skip
+    before = [[(120, 1)], [(120, 1)], [], [(150, 1)], [(150, 1)], [(270, 2)]]
+    for subject in ("volunteers", "teams"):
+        assert [_board(client, make, w, subject, p) for p in periods] == before, subject
+
+    moved = amend(client, make, w.leader, record.json(), service_date=FEB.isoformat(), hours=1)
+    assert moved.status_code == 201, moved.text
+    after = [[], [], [(60, 1)], [(210, 2)], [(210, 2)], [(210, 2)]]
+    for subject in ("volunteers", "teams"):
+        assert [_board(client, make, w, subject, p) for p in periods] == after, subject
+    # A change of hours on the new day and a void keep the record where it is now.
+    assert amend(client, make, w.leader, record.json(), hours=3).status_code == 201
+    assert amend(client, make, w.leader, record.json(), hours=0).status_code == 201
+    assert _board(client, make, w, "volunteers", "period=month&at=2025-02") == []
+    db.expire_all()
+    row = db.exec(
+        select(VolunteerTotal).where(
+            VolunteerTotal.volunteer_id == w.member_volunteer.id,
+            VolunteerTotal.period_kind == PeriodKind.MONTH.value,
+            VolunteerTotal.period == 202502,
+        )
+    ).one()
+    assert (row.minutes, row.records) == (0, 1)
+    assert mismatches(db) == {"volunteer_total": 0, "team_total": 0}
+    assert score_totals.mismatches(db) == {"volunteer_score_total": 0, "team_score_total": 0}

@@ -58,6 +58,20 @@ def test_the_command_agrees_and_catches_a_tampered_total(
                         client=client)  # fmt: skip
         record(client, make, w, w.member_volunteer, date(2025, 2, 10), 3)
         record(client, make, w, w.leader_volunteer, date(2025, 8, 1), 2)
+        moving = client.post(
+            "/api/v1/records",
+            json={"volunteer_id": str(w.member_volunteer.id), "team_id": str(w.team.id),
+                  "category_code": "care", "service_date": "2024-12-30", "hours": 2,
+                  "content": "入户探访独居老人"},
+            headers=make.headers(w.leader),
+        )  # fmt: skip
+        assert moving.status_code == 201, moving.text
+        moved = client.post(  # into another month, quarter and year: the record moves too
+            f"/api/v1/records/{moving.json()['id']}/amendments",
+            json={"reason": "更正日期", "service_date": "2025-03-02", "hours": 1},
+            headers=make.headers(w.leader),
+        )
+        assert moved.status_code == 201, moved.text
         served_and_rated(ow, {w.member_volunteer.id: 1.5, w.leader_volunteer.id: 1}, 5)
         served_and_rated(ow, {w.member_volunteer.id: 1}, 3)
         adjusted = client.post(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.config import Settings
 from app.notifications.models import OutboxMessage
@@ -242,3 +242,90 @@ def test_the_review_queue_holds_the_applications_of_the_admins_region(
     assert queue(w.station_admin).json()["items"] == []
     decided = queue(w.station_admin, "?status=approved").json()["items"]
     assert [a["status"] for a in decided] == ["approved"]
+
+
+def test_the_admins_who_may_decide_an_application_are_told_of_it(
+    ow: OrderWorld, client: TestClient, make: Factory, settings: Settings, db: Session
+) -> None:
+    settings.star_thresholds_hours = [1, 3, 6]
+    w = ow.world
+    platform = make.platform_admin()
+    other = make.world("140803000000")
+    beside = make.site_admin(w.township[:9] + "300")  # another village of the same township
+    post(client, make, w.leader, entry(w, hours=1.5))
+    applied = _apply(client, make, w, note="申请一星")
+    assert applied.status_code == 201, applied.text
+    db.expire_all()
+    told = db.exec(
+        select(OutboxMessage).where(OutboxMessage.topic == "star.application.submitted")
+    ).all()
+    deciders = {w.center_admin.id, w.institute_admin.id, w.station_admin.id, platform.id}
+    assert {m.recipient_user_id for m in told} == deciders
+    assert len(told) == len(deciders)
+    assert {m.recipient_user_id for m in told}.isdisjoint(
+        {other.center_admin.id, other.station_admin.id, beside.id, w.leader.id}
+    )
+    assert {(m.payload["application_id"], m.payload["level"]) for m in told} == {
+        (applied.json()["id"], 1)
+    }
+    decided = _decide(client, make, w, applied.json()["id"], "approve", platform)
+    assert decided.status_code == 200, decided.text
+
+
+def _notices(db: Session, *topics: str) -> list[tuple[Any, ...]]:
+    db.expire_all()
+    found = db.exec(select(OutboxMessage).where(col(OutboxMessage.topic).in_(topics))).all()
+    return sorted(
+        (m.topic, m.recipient_user_id, m.payload["level"], m.payload.get("previous_level"))
+        for m in found
+    )
+
+
+def test_new_thresholds_tell_the_volunteers_they_now_qualify_once(
+    ow: OrderWorld, client: TestClient, make: Factory, settings: Settings, db: Session
+) -> None:
+    settings.star_thresholds_hours = [100, 200]
+    w = ow.world
+    other = make.world("140803000000")
+    leader = {"volunteer_id": str(w.leader_volunteer.id)}
+    for body in (entry(w, hours=3), entry(w, hours=5, **leader), entry(other, hours=5)):
+        assert post(client, make, body_leader(w, other, body), body).status_code == 201
+    assert _notices(db, "star.eligible", "star.changed") == []
+    admin = make.headers(w.center_admin)
+
+    def put(code: str, hours: list[int]) -> None:
+        response = client.put(_thresholds(w, code), json={"hours": hours}, headers=admin)
+        assert response.status_code == 200, response.text
+
+    put(w.county, [2, 4, 8])
+    member, chief = w.member.id, w.leader.id
+    told: list[tuple[str, Any, int, int | None]] = [
+        ("star.eligible", member, 1, None),
+        ("star.eligible", chief, 2, None),
+    ]
+    assert _notices(db, "star.eligible", "star.changed") == sorted(told)
+    assert _stars(client, make, w)["eligible_level"] == 1
+    put(w.county, [2, 4, 9])  # nothing newly reached: nobody is told again
+    assert _notices(db, "star.eligible", "star.changed") == sorted(told)
+    # A village's own thresholds govern it; removing them falls back to the county's.
+    put(w.village, [1, 3])
+    told.append(("star.eligible", member, 2, None))
+    assert _notices(db, "star.eligible", "star.changed") == sorted(told)
+    assert client.delete(_thresholds(w), headers=admin).status_code == 204
+    assert _notices(db, "star.eligible", "star.changed") == sorted(told)
+    assert _stars(client, make, w)["eligible_level"] == 1
+
+    settings.star_auto_grant = True
+    put(w.county, [1, 2])  # both qualify for 2: granted, the grant is the notice
+    told += [("star.changed", member, 2, 0), ("star.changed", chief, 2, 0)]
+    assert _notices(db, "star.eligible", "star.changed") == sorted(told)
+    stars = _stars(client, make, w)
+    assert (stars["eligible_level"], stars["granted_level"]) == (2, 2)
+    assert [h["granted_by_id"] for h in stars["history"]] == [None]
+    assert other.member.id not in {recipient for _, recipient, _, _ in told}
+    put(w.county, [1, 2, 6])  # no new level reached: no second notice or grant
+    assert _notices(db, "star.eligible", "star.changed") == sorted(told)
+
+
+def body_leader(w: World, other: World, body: dict[str, Any]) -> Any:
+    return other.leader if body["team_id"] == str(other.team.id) else w.leader

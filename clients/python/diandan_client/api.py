@@ -1066,7 +1066,8 @@ class Api(BaseClient):
     def remove_thresholds(self, code: str) -> None:
         """Remove Thresholds
 
-        The region falls back to its nearest ancestor's thresholds (or the default).
+        The region falls back to its nearest ancestor's thresholds (or the default); volunteers
+        whose level these reach are told (and granted, with automatic grants) at once.
         """
         self._json("DELETE", self._path("/api/v1/regions/{code}/star-thresholds", {"code": code}))
 
@@ -1085,8 +1086,9 @@ class Api(BaseClient):
         """Write Thresholds
 
         Set the thresholds of a region's subtree: the platform admin anywhere, an admin of a
-        county-level (or higher) site within their subtree. Eligibility follows at once; granted
-        levels stay as decided.
+        county-level (or higher) site within their subtree. Eligibility follows at once: volunteers
+        whose level the new thresholds reach are told (and granted, with automatic grants) in the
+        same transaction; granted levels are never lowered.
         """
         return cast(
             "m.ThresholdsOut",
