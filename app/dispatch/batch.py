@@ -224,8 +224,9 @@ def assign_batch(
     ]
     if not orders:
         return BatchOutcome(assigned={}, unassigned=[], total_cost=0.0)
-    _, _, outcome = plan(session, orders, strategy)
-    _offer_in_bulk(session, settings, actor, orders, outcome, strategy)
+    candidates, _, outcome = plan(session, orders, strategy)
+    names = {t.team_id: t.name for t in candidates.ranked.teams}
+    _offer_in_bulk(session, settings, actor, orders, names, outcome, strategy)
     return outcome
 
 
@@ -234,6 +235,7 @@ def _offer_in_bulk(
     settings: Settings,
     actor: Principal,
     orders: list[Waiting],
+    names: dict[uuid.UUID, str],
     outcome: BatchOutcome,
     strategy: Strategy,
 ) -> None:
@@ -280,11 +282,6 @@ def _offer_in_bulk(
         session, Order, {order_id: by_id[order_id].region_code for order_id in seqs}, fields=MOVED
     )
     chosen = {outcome.assigned[order_id] for order_id in seqs}
-    names: dict[uuid.UUID, str] = dict(
-        session.execute(
-            sa_select(col(Team.id), col(Team.name)).where(id_in(col(Team.id), chosen, dialect))
-        ).all()
-    )
     leaders: dict[uuid.UUID, uuid.UUID] = dict(
         session.execute(
             sa_select(col(TeamMember.team_id), col(Volunteer.user_id))
