@@ -5,29 +5,42 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import NamedTuple, Protocol, cast, overload
 
-from sqlalchemy import insert, update
+import numpy as np
+from sqlalchemy import String, case, update
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from app.auth.principal import Principal
 from app.catalog.models import Category
+from app.common.bulk import any_of, id_in, insert_rows
 from app.common.clock import utcnow
 from app.common.ids import new_id
 from app.config import Settings
-from app.dispatch.matching import Candidate, TeamFacts, assign_greedily, assign_jointly, rank
+from app.dispatch.matching import (
+    Candidate,
+    OrderFacts,
+    RankedPairs,
+    TeamFacts,
+    assign_pairs_greedily,
+    assign_pairs_jointly,
+    rank_many,
+)
 from app.dispatch.models import DispatchMode, Offer, OfferStatus
-from app.dispatch.service import fact_select, facts_from_rows, order_facts
+from app.dispatch.service import fact_select, facts_from_rows
 from app.notifications.models import OutboxMessage, OutboxStatus
 from app.orders.lifecycle import actor_role
 from app.orders.models import Order, OrderEvent
 from app.orders.states import OrderStatus
 from app.regions.codes import ancestors
 from app.regions.scope import RegionScope
-from app.sync.capture import report_core_write
+from app.sync.capture import report_core_rows
 from app.teams.models import MemberRole, Team, TeamMember, TeamSpecialty, TeamStatus
 from app.volunteers.models import Volunteer
 
@@ -46,69 +59,143 @@ class BatchOutcome:
     total_cost: float
 
 
+class WaitingOrder(Protocol):
+    """What planning reads of an order: an `Order`, or a row of just these columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def region_code(self) -> str: ...
+    @property
+    def category_code(self) -> str: ...
+    @property
+    def wgs_lat(self) -> float | None: ...
+    @property
+    def wgs_lng(self) -> float | None: ...
+
+
+class CandidateLists(SequenceABC[list[Candidate]]):
+    """Every order's ranked candidates, built as `Candidate`s only when asked for: the
+    assignment itself works on the arrays."""
+
+    def __init__(self, ranked: RankedPairs) -> None:
+        self.ranked = ranked
+
+    def __len__(self) -> int:
+        return len(self.ranked.starts) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> list[Candidate]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[list[Candidate]]: ...
+    def __getitem__(self, index: int | slice) -> list[Candidate] | list[list[Candidate]]:
+        if isinstance(index, slice):
+            return [self.ranked.candidates(i) for i in range(len(self))[index]]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        return self.ranked.candidates(index % len(self))
+
+
+def _eligible(
+    session: Session, regions: set[str]
+) -> tuple[list[TeamFacts], dict[tuple[str, str], list[int]]]:
+    """Active teams with room in these regions, and their indexes by (home region, specialty)."""
+    dialect = session.get_bind().dialect.name
+    eligible = (
+        any_of(col(Team.region_code), regions, dialect, String()),
+        col(Team.status) == TeamStatus.ACTIVE.value,
+        col(Team.active_orders) < col(Team.capacity),
+    )
+    facts = facts_from_rows(session.execute(fact_select().where(*eligible)).all())
+    index = {f.team_id: i for i, f in enumerate(facts)}
+    pools: dict[tuple[str, str], list[int]] = defaultdict(list)
+    if facts:
+        for team_id, region_code, code in session.execute(
+            sa_select(
+                col(TeamSpecialty.team_id), col(Team.region_code), col(TeamSpecialty.category_code)
+            )
+            .join(Team, col(Team.id) == col(TeamSpecialty.team_id))
+            .where(*eligible)
+        ).all():
+            i = index.get(team_id)
+            if i is not None:
+                pools[(region_code, code)].append(i)
+    return facts, pools
+
+
 def plan(
-    session: Session, orders: list[Order], strategy: Strategy
-) -> tuple[list[list[Candidate]], dict[uuid.UUID, int], BatchOutcome]:
-    """Candidates for every order from two queries, then the joint (or greedy) assignment."""
+    session: Session, orders: Sequence[WaitingOrder], strategy: Strategy
+) -> tuple[CandidateLists, dict[uuid.UUID, int], BatchOutcome]:
+    """Candidates for every order from three queries, ranked over arrays, then the joint (or
+    greedy) assignment."""
     regions: set[str] = set()
     for order in orders:
         regions.add(order.region_code)
         regions.update(ancestors(order.region_code))
-    rows = session.execute(
-        fact_select().where(
-            col(Team.region_code).in_(regions),
-            col(Team.status) == TeamStatus.ACTIVE.value,
-            col(Team.active_orders) < col(Team.capacity),
-        )
-    ).all()
-    facts = {f.team_id: f for f in facts_from_rows(rows)}
-    # Teams by (home region, specialty): an order's pool is a few dictionary lookups along its
-    # chain of regions, not a scan of every nearby team.
-    pools: dict[tuple[str, str], list[TeamFacts]] = defaultdict(list)
-    if facts:
-        for team_id, code in session.execute(
-            sa_select(col(TeamSpecialty.team_id), col(TeamSpecialty.category_code))
-            .join(Team, col(Team.id) == col(TeamSpecialty.team_id))
-            .where(
-                col(Team.region_code).in_(regions),
-                col(Team.status) == TeamStatus.ACTIVE.value,
-                col(Team.active_orders) < col(Team.capacity),
-            )
-        ).all():
-            fact = facts.get(team_id)
-            if fact is not None:
-                pools[(fact.region_code, code)].append(fact)
-    tried: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    for order_id, team_id in session.exec(
-        select(Offer.order_id, Offer.team_id).where(
-            col(Offer.order_id).in_([o.id for o in orders]),
+    facts, by_region = _eligible(session, regions)
+    index = {f.team_id: i for i, f in enumerate(facts)}
+    tried: dict[uuid.UUID, list[int]] = defaultdict(list)
+    dialect = session.get_bind().dialect.name
+    for order_id, team_id in session.execute(
+        sa_select(col(Offer.order_id), col(Offer.team_id)).where(
+            id_in(col(Offer.order_id), [o.id for o in orders], dialect),
             col(Offer.status).in_([OfferStatus.DECLINED.value, OfferStatus.EXPIRED.value]),
         )
     ).all():
-        tried[order_id].add(team_id)
-    candidates: list[list[Candidate]] = []
+        if team_id in index:
+            tried[order_id].append(index[team_id])
+    # An order's pool is its chain of regions' teams with its specialty: the same for every
+    # order of one region and category.
+    chains: dict[tuple[str, str], np.ndarray] = {}
+    pools: list[np.ndarray] = []
     for order in orders:
-        category = order.category_code
-        pool = [
-            t
-            for code in (order.region_code, *ancestors(order.region_code))
-            for t in pools.get((code, category), ())
-        ]
+        key = (order.region_code, order.category_code)
+        pool = chains.get(key)
+        if pool is None:
+            pool = chains[key] = np.array(
+                [
+                    t
+                    for code in (order.region_code, *ancestors(order.region_code))
+                    for t in by_region.get((code, order.category_code), ())
+                ],
+                dtype=np.int64,
+            )
         if order.id in tried:
-            pool = [t for t in pool if t.team_id not in tried[order.id]]
-        candidates.append(rank(order_facts(order), pool)[:CANDIDATES_PER_ORDER])
-    free = {team_id: f.capacity - f.active_orders for team_id, f in facts.items()}
-    solve = assign_jointly if strategy is Strategy.JOINT else assign_greedily
-    result = solve(candidates, free)
-    outcome = BatchOutcome(
-        assigned={orders[i].id: team_id for i, team_id in result.assignment.items()},
-        unassigned=[o.id for i, o in enumerate(orders) if i not in result.assignment],
-        total_cost=result.total_cost,
+            pool = pool[~np.isin(pool, tried[order.id])]
+        pools.append(pool)
+    ranked = rank_many(
+        [OrderFacts(o.region_code, o.wgs_lat, o.wgs_lng) for o in orders],
+        pools,
+        facts,
+        CANDIDATES_PER_ORDER,
     )
-    return candidates, free, outcome
+    free = np.array([f.capacity - f.active_orders for f in facts], dtype=np.int64)
+    solve = assign_pairs_jointly if strategy is Strategy.JOINT else assign_pairs_greedily
+    assignment, total = solve(ranked, free)
+    outcome = BatchOutcome(
+        assigned={orders[i].id: facts[t].team_id for i, t in assignment.items()},
+        unassigned=[o.id for i, o in enumerate(orders) if i not in assignment],
+        total_cost=total,
+    )
+    return (
+        CandidateLists(ranked),
+        {f.team_id: int(n) for f, n in zip(facts, free.tolist(), strict=True)},
+        outcome,
+    )
 
 
 MOVED = ("status", "dispatch_mode", "accept_due_at", "updated_at", "last_event_seq")
+
+
+class Waiting(NamedTuple):
+    id: uuid.UUID
+    region_code: str
+    category_code: str
+    wgs_lat: float | None
+    wgs_lng: float | None
+    title: str
+    requester_id: uuid.UUID
+    team_id: uuid.UUID | None
 
 
 def assign_batch(
@@ -121,21 +208,25 @@ def assign_batch(
     limit: int,
 ) -> BatchOutcome:
     scope = actor.admin_scope if region_code is None else actor.admin_scope.narrowed_to(region_code)
-    orders = list(
-        session.exec(
-            select(Order)
+    # Plain rows of the columns planning and the writes need, not a thousand ORM objects.
+    orders = [
+        Waiting(*row)
+        for row in session.execute(
+            sa_select(*(col(getattr(Order, name)) for name in Waiting._fields))
             .where(
-                Order.status == OrderStatus.UNASSIGNED.value, scope.filter(col(Order.region_code))
+                col(Order.status) == OrderStatus.UNASSIGNED.value,
+                scope.filter(col(Order.region_code)),
             )
             .order_by(col(Order.created_at))
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-    )
+    ]
     if not orders:
         return BatchOutcome(assigned={}, unassigned=[], total_cost=0.0)
     candidates, _, outcome = plan(session, orders, strategy)
-    _offer_in_bulk(session, settings, actor, orders, candidates, outcome, strategy)
+    names = {t.team_id: t.name for t in candidates.ranked.teams}
+    _offer_in_bulk(session, settings, actor, orders, names, outcome, strategy)
     return outcome
 
 
@@ -143,53 +234,66 @@ def _offer_in_bulk(
     session: Session,
     settings: Settings,
     actor: Principal,
-    orders: list[Order],
-    candidates: list[list[Candidate]],
+    orders: list[Waiting],
+    names: dict[uuid.UUID, str],
     outcome: BatchOutcome,
     strategy: Strategy,
 ) -> None:
     """The same rows `dispatch_to` writes for one order (the move, its event, the offer and the
-    leader's notification), written for all orders in a handful of statements."""
+    leader's notification), written for all orders in one statement per table."""
     if not outcome.assigned:
         return
     now = utcnow()
     expires = now + timedelta(minutes=settings.offer_timeout_minutes)
-    accept_hours = dict(session.exec(select(Category.code, Category.accept_hours)).all())
-    by_category: dict[str, list[uuid.UUID]] = defaultdict(list)
-    for order in orders:
-        if order.id in outcome.assigned:
-            by_category[order.category_code].append(order.id)
-    seqs: dict[uuid.UUID, int] = {}
-    for category_code, ids in by_category.items():
-        moved = session.execute(
-            update(Order)
-            .where(col(Order.id).in_(ids), col(Order.status) == OrderStatus.UNASSIGNED.value)
-            .values(
-                status=OrderStatus.DISPATCHING.value,
-                dispatch_mode=DispatchMode.AUTO.value,
-                accept_due_at=now + timedelta(hours=accept_hours.get(category_code, 24)),
-                updated_at=now,
-                last_event_seq=col(Order.last_event_seq) + 1,
+    connection = session.connection()
+    dialect = connection.dialect.name
+    by_id = {o.id: o for o in orders}
+    categories = {by_id[order_id].category_code for order_id in outcome.assigned}
+    accept_hours = dict(
+        session.execute(
+            sa_select(col(Category.code), col(Category.accept_hours)).where(
+                col(Category.code).in_(categories)
             )
-            .returning(col(Order.id), col(Order.last_event_seq))
-            .execution_options(synchronize_session=False)
         ).all()
-        seqs.update({order_id: seq for order_id, seq in moved})
+    )
+    due = {code: now + timedelta(hours=accept_hours.get(code, 24)) for code in categories}
+    # One compare-and-set for every order; the acceptance deadline follows the category.
+    moved = connection.execute(
+        update(Order)
+        .where(
+            id_in(col(Order.id), list(outcome.assigned), dialect),
+            col(Order.status) == OrderStatus.UNASSIGNED.value,
+        )
+        .values(
+            status=OrderStatus.DISPATCHING.value,
+            dispatch_mode=DispatchMode.AUTO.value,
+            accept_due_at=case(
+                *((col(Order.category_code) == code, at) for code, at in due.items()),
+                else_=None,
+            ),
+            updated_at=now,
+            last_event_seq=col(Order.last_event_seq) + 1,
+        )
+        .returning(col(Order.id), col(Order.last_event_seq))
+    ).all()
+    seqs: dict[uuid.UUID, int] = {order_id: seq for order_id, seq in moved}
     # The moves and their events bypass the ORM: report the moved orders to the feed.
-    report_core_write(session, Order, seqs, fields=MOVED)
-    names = {c.team.team_id: c.team.name for ranked in candidates for c in ranked}
-    leaders = dict(
+    report_core_rows(
+        session, Order, {order_id: by_id[order_id].region_code for order_id in seqs}, fields=MOVED
+    )
+    chosen = {outcome.assigned[order_id] for order_id in seqs}
+    leaders: dict[uuid.UUID, uuid.UUID] = dict(
         session.execute(
             sa_select(col(TeamMember.team_id), col(Volunteer.user_id))
             .join(Volunteer, col(Volunteer.id) == col(TeamMember.volunteer_id))
             .where(
-                col(TeamMember.team_id).in_(set(outcome.assigned.values())),
+                id_in(col(TeamMember.team_id), chosen, dialect),
                 col(TeamMember.role) == MemberRole.LEADER.value,
             )
         ).all()
     )
     offers, events, messages = [], [], []
-    by_id = {o.id: o for o in orders}
+    expires_at = expires.isoformat()
     for order_id, seq in seqs.items():
         order, team_id = by_id[order_id], outcome.assigned[order_id]
         offers.append(
@@ -214,14 +318,15 @@ def _offer_in_bulk(
                 "from_status": OrderStatus.UNASSIGNED.value,
                 "to_status": OrderStatus.DISPATCHING.value,
                 "actor_id": actor.id,
-                "actor_role": actor_role(actor, order),
+                # The role reads only the order's requester, team and region.
+                "actor_role": actor_role(actor, cast(Order, order)),
                 "reason": None,
                 "at": now,
                 "data": {
                     "mode": DispatchMode.AUTO.value,
                     "batch": strategy.value,
                     "teams": [{"team_id": str(team_id), "name": names.get(team_id, "")}],
-                    "expires_at": expires.isoformat(),
+                    "expires_at": expires_at,
                 },
             }
         )
@@ -234,7 +339,7 @@ def _offer_in_bulk(
                     "payload": {
                         "order_id": str(order_id),
                         "title": order.title,
-                        "expires_at": expires.isoformat(),
+                        "expires_at": expires_at,
                     },
                     "status": OutboxStatus.PENDING.value,
                     "attempts": 0,
@@ -242,9 +347,12 @@ def _offer_in_bulk(
                     "created_at": now,
                 }
             )
-    for model, rows in ((Offer, offers), (OrderEvent, events), (OutboxMessage, messages)):
-        if rows:
-            session.execute(insert(model), rows)
+    for table, rows in (
+        (Offer.__table__, offers),  # type: ignore[attr-defined]
+        (OrderEvent.__table__, events),  # type: ignore[attr-defined]
+        (OutboxMessage.__table__, messages),  # type: ignore[attr-defined]
+    ):
+        insert_rows(connection, table, rows)
     unmoved = [order_id for order_id in outcome.assigned if order_id not in seqs]
     for order_id in unmoved:  # moved by someone else meanwhile: not this batch's to offer
         outcome.assigned.pop(order_id)

@@ -12,13 +12,14 @@ ids it wrote, and the change row lands in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, inspect, select
 from sqlmodel import Session, SQLModel, col
 
+from app.common.bulk import insert_rows
 from app.common.clock import utcnow
 from app.common.orm import already_loaded
 from app.orders.models import Order, OrderEvent
@@ -154,6 +155,35 @@ def report_core_insert(session: Session, rows: Sequence[SQLModel]) -> None:
                         "changed_at": now}  # fmt: skip
     if changes:
         session.connection().execute(insert(ChangeEvent), [changes[k] for k in sorted(changes)])
+
+
+def report_core_rows(
+    session: Session,
+    model: type[SQLModel],
+    regions: Mapping[Any, str | None],
+    *,
+    op: str = "update",
+    fields: Iterable[str],
+) -> None:
+    """`report_core_write` for a bulk statement whose caller knows each row's region already
+    (`regions`: id → region code): one statement, and no row is looked up."""
+    if op not in OPS:
+        raise ValueError(f"unknown op {op!r}")
+    entity = TRACKED[model].entity
+    now = utcnow()
+    changed = sorted(set(fields))
+    rows = [
+        {
+            "entity": entity,
+            "entity_id": entity_id,
+            "op": op,
+            "region_code": region,
+            "fields": changed,
+            "changed_at": now,
+        }
+        for entity_id, region in sorted((str(k), r) for k, r in regions.items())
+    ]
+    insert_rows(session.connection(), ChangeEvent.__table__, rows)  # type: ignore[attr-defined]
 
 
 def _changed_fields(row: Any) -> list[str]:

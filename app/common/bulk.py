@@ -1,0 +1,78 @@
+"""Many rows in one statement, for the few writes that touch hundreds of rows at once.
+
+On PostgreSQL each column travels as one array parameter and the rows come back out of
+`unnest(...)`: one statement, a handful of parameters, whatever the number of rows. An
+`executemany` costs a round of binding and parsing per row instead. SQLite's `executemany` runs in
+C inside the process and needs no such help.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Table, any_, bindparam, insert
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection
+from sqlalchemy.types import Uuid
+
+
+def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` (all with the same keys) into `table`, without RETURNING."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        connection.execute(insert(table), list(rows))
+        return
+    names = list(rows[0])
+    params: list[Any] = []
+    sources, targets = [], []
+    for position, name in enumerate(names):
+        column = table.c[name]
+        sql_type = column.type.compile(dialect=dialect)
+        values = [row[name] for row in rows]
+        if isinstance(column.type, JSON):
+            # Sent as text[], each element cast back to the column's JSON type.
+            values = [None if v is None else json.dumps(v) for v in values]
+            array_type, targets_as = "TEXT[]", f"CAST(u.c{position} AS {sql_type})"
+        else:
+            process = column.type._cached_bind_processor(dialect)
+            if process is not None:
+                values = [process(v) for v in values]
+            array_type, targets_as = f"{sql_type}[]", f"u.c{position}"
+        if all(v is None for v in values):  # an all-NULL list has no element type to send
+            sources.append(f"array_fill(CAST(NULL AS {array_type[:-2]}), ARRAY[{len(values)}])")
+        else:
+            # %b: binary arrays, no quoting or escaping of each element.
+            sources.append(f"CAST(%b AS {array_type})")
+            params.append(values)
+        targets.append(targets_as)
+    quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
+    aliases = ", ".join(f"c{i}" for i in range(len(names)))
+    # Names come from the table; values travel as parameters.
+    statement = (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({quoted}) "  # noqa: S608
+        f"SELECT {', '.join(targets)} FROM unnest({', '.join(sources)}) AS u({aliases})"
+    )
+    # The driver's own cursor, in the connection's transaction: SQLAlchemy's execute would
+    # send the arrays in text format, quoting every element.
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement, params)
+    finally:
+        cursor.close()
+
+
+def id_in(column: Any, ids: Collection[uuid.UUID], dialect: str) -> Any:
+    """`column IN ids`; on PostgreSQL `= ANY(array)`, one parameter instead of one per id."""
+    return any_of(column, ids, dialect, Uuid())
+
+
+def any_of(column: Any, values: Collection[Any], dialect: str, item_type: Any) -> Any:
+    """`column IN values`; on PostgreSQL `= ANY(array)`, one parameter instead of one per value."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(item_type)))
+    return column.in_(list(values))
