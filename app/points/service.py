@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from app.common.clock import utcnow
 from app.common.ids import new_id
+from app.common.refcache import cached, watch
 from app.errors import Conflict
 from app.points.models import PointsBalance, PointsEntry, PointsKind, PointsPolicy
 from app.records.models import ServiceRecord
@@ -63,13 +64,21 @@ _EARNING = sa_select(col(PointsPolicy.points_per_hour), col(PointsPolicy.categor
 )
 
 
+watch(PointsPolicy)
+
+
 def earning_rules(session: Session) -> EarningRules:
-    """The policy's earning rules, by a plain SELECT (it runs with every landed record)."""
-    row = session.connection().execute(_EARNING).first()
-    if row is None:
-        default = PointsPolicy()
-        return EarningRules(default.points_per_hour, default.category_weights)
-    return EarningRules(float(row[0]), dict(row[1] or {}))
+    """The policy's earning rules: it runs with every landed record, so they are remembered for
+    a few seconds (`refcache`; a change of the policy in this process drops them at once)."""
+
+    def load() -> EarningRules:
+        row = session.connection().execute(_EARNING).first()
+        if row is None:
+            default = PointsPolicy()
+            return EarningRules(default.points_per_hour, default.category_weights)
+        return EarningRules(float(row[0]), dict(row[1] or {}))
+
+    return cached(session, ("points.earning_rules",), load)
 
 
 def current_policy(session: Session) -> PointsPolicy:
