@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -19,6 +20,8 @@ from sqlmodel import Session, col, select
 
 from app.common.clock import utcnow
 from app.common.ids import new_id
+from app.common.refcache import cached, watch
+from app.common.together import Add, Write
 from app.errors import Conflict
 from app.points.models import PointsBalance, PointsEntry, PointsKind, PointsPolicy
 from app.records.models import ServiceRecord
@@ -63,13 +66,21 @@ _EARNING = sa_select(col(PointsPolicy.points_per_hour), col(PointsPolicy.categor
 )
 
 
+watch(PointsPolicy)
+
+
 def earning_rules(session: Session) -> EarningRules:
-    """The policy's earning rules, by a plain SELECT (it runs with every landed record)."""
-    row = session.connection().execute(_EARNING).first()
-    if row is None:
-        default = PointsPolicy()
-        return EarningRules(default.points_per_hour, default.category_weights)
-    return EarningRules(float(row[0]), dict(row[1] or {}))
+    """The policy's earning rules: it runs with every landed record, so they are remembered for
+    a few seconds (`refcache`; a change of the policy in this process drops them at once)."""
+
+    def load() -> EarningRules:
+        row = session.connection().execute(_EARNING).first()
+        if row is None:
+            default = PointsPolicy()
+            return EarningRules(default.points_per_hour, default.category_weights)
+        return EarningRules(float(row[0]), dict(row[1] or {}))
+
+    return cached(session, ("points.earning_rules",), load)
 
 
 def current_policy(session: Session) -> PointsPolicy:
@@ -150,6 +161,45 @@ def earn_for_records(session: Session, records: Sequence[ServiceRecord]) -> None
             reason="服务时长 / service hours",
         )
     score_totals.points_moved(session, moved)
+
+
+_CREDIT = Add(("volunteer_id",), ("balance",))
+
+
+def earning_writes(
+    session: Session, records: Sequence[ServiceRecord], regions: Mapping[uuid.UUID, str]
+) -> list[Write] | None:
+    """What `earn_for_records` writes for new records, for a caller that writes it together with
+    others (`write_together`): the balances, the entries and the score totals (`regions`: the
+    current regions of the records' volunteers and teams). None when a record would take points
+    away: that needs `earn_for_records`, which never takes more than the balance holds."""
+    policy = earning_rules(session)
+    now = utcnow()
+    balances: dict[uuid.UUID, int] = defaultdict(int)
+    entries: list[dict[str, Any]] = []
+    moved: list[score_totals.PointsMove] = []
+    for record in records:
+        delta = points_for(policy, record.category_code, record.minutes)
+        if delta < 0:
+            return None
+        if delta == 0:
+            continue
+        values = {**_ENTRY_DEFAULTS, "id": new_id(), "volunteer_id": record.volunteer_id,
+                  "delta": delta, "created_at": now, "kind": PointsKind.EARN.value,
+                  "record_id": record.id, "reason": "服务时长 / service hours"}  # fmt: skip
+        entries.append(values)
+        balances[record.volunteer_id] += delta
+        moved.append(
+            score_totals.PointsMove(
+                PointsEntry.model_construct(**values), record.service_date, record.team_id
+            )
+        )
+    credits = [{"volunteer_id": v, "balance": d} for v, d in sorted(balances.items(), key=str)]
+    return [
+        (PointsBalance, credits, _CREDIT),
+        (PointsEntry, entries, None),
+        *score_totals.record_points_writes(moved, regions),
+    ]
 
 
 def five_star_bonus(session: Session, order_id: uuid.UUID) -> None:

@@ -23,19 +23,21 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, insert
+from sqlalchemy import and_, bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.common.clock import utcnow
 from app.common.ids import new_id
 from app.common.orm import already_loaded
+from app.common.together import write_together
 from app.config import Settings
 from app.errors import Conflict, Invalid
 from app.points import service as points
 from app.records.models import RecordSource, ServiceRecord
 from app.scoring import stars, totals
-from app.sync.capture import report_core_insert
+from app.sync.capture import core_insert_changes
+from app.sync.models import ChangeEvent
 from app.teams.models import Team, TeamMember
 from app.volunteers.models import Volunteer, VolunteerStatus
 
@@ -348,9 +350,6 @@ def _team_regions(
     return found
 
 
-_INSERT_RECORD = insert(ServiceRecord.__table__)  # type: ignore[attr-defined]
-
-
 def land_records(
     session: Session,
     settings: Settings,
@@ -391,21 +390,28 @@ def land_records(
         }
         for d in drafts
     ]
-    # A Core insert, not the unit of work: it runs with every record, and the rows are never
-    # changed afterwards. What a flush would report to the change feed is reported with it.
-    session.flush()  # what the session holds goes first (an order, an activity)
-    session.connection().execute(_INSERT_RECORD, values)
     records = [ServiceRecord.model_construct(**row) for row in values]
-    report_core_insert(session, records)
-    totals.apply(
+    movements = [
+        totals.Movement(r.volunteer_id, regions[r.volunteer_id], r.team_id, teams[r.team_id],
+                        r.service_date, r.minutes, 1)
+        for r in records
+    ]  # fmt: skip
+    earned = points.earning_writes(session, records, {**regions, **teams})
+    # Not the unit of work: this runs with every record, and the rows are never changed
+    # afterwards. The records, their change-feed rows, the totals and the points go as one
+    # statement on PostgreSQL, in the order of `amend` (records, totals, points).
+    session.flush()  # what the session holds goes first (an order, an activity)
+    write_together(
         session,
         [
-            totals.Movement(r.volunteer_id, regions[r.volunteer_id], r.team_id,
-                            teams[r.team_id], r.service_date, r.minutes, 1)
-            for r in records
+            (ServiceRecord, values, None),
+            (ChangeEvent, core_insert_changes(session, records), None),
+            *totals.writes(movements),
+            *(earned or []),
         ],
-    )  # fmt: skip
-    points.earn_for_records(session, records)
+    )
+    if earned is None:
+        points.earn_for_records(session, records)
     stars.auto_grant(session, settings, [r.volunteer_id for r in records])
     return records
 

@@ -12,7 +12,7 @@ Attribution, the same both ways:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -35,6 +35,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
+from app.common.together import Add, Write
 from app.orders.models import OrderRating
 from app.points.models import PointsBalance, PointsEntry, PointsKind
 from app.records.models import ServiceRecord
@@ -98,6 +99,13 @@ class Move:
 def _apply(session: Session, model: Model, owner: str, moves: Iterable[Move]) -> None:
     """One upsert per table, its rows summed per key and sorted (owner, then the all-time row
     first), so that concurrent writers lock them in the same order."""
+    rows = _summed(moves)
+    if rows:
+        connection = session.connection()
+        connection.execute(_upsert_statement(connection.dialect.name, model, owner), rows)
+
+
+def _summed(moves: Iterable[Move]) -> list[dict[str, Any]]:
     rows: dict[tuple[str, int, str, int], dict[str, Any]] = {}
     for m in moves:
         for n, (kind, period) in enumerate(periods_of(m.day)):
@@ -109,12 +117,29 @@ def _apply(session: Session, model: Model, owner: str, moves: Iterable[Move]) ->
             row["points"] += m.points
             row["rating_sum"] += m.stars
             row["rating_count"] += m.ratings
-    if rows:
-        connection = session.connection()
-        connection.execute(
-            _upsert_statement(connection.dialect.name, model, owner),
-            [rows[key] for key in sorted(rows)],
-        )
+    return [rows[key] for key in sorted(rows)]
+
+
+_ADD = {
+    owner: Add((owner, "period_kind", "period"), ("points", "rating_sum", "rating_count"),
+               ("region_code",))
+    for _, owner in OWNERS
+}  # fmt: skip
+
+
+def writes(
+    volunteers: Iterable[Move], teams: Iterable[Move], regions: Mapping[uuid.UUID, str]
+) -> list[Write]:
+    """The upserts of `apply`, for a caller that writes them with others (`write_together`) and
+    knows the owners' current regions (`regions`, volunteers' and teams' alike)."""
+    found: list[Write] = []
+    for (model, owner), moves in zip(OWNERS, (volunteers, teams), strict=True):
+        rows = []
+        for row in _summed(moves):
+            who = row.pop("owner")
+            rows.append({owner: who, "region_code": regions[who], **row})
+        found.append((model, rows, _ADD[owner]))
+    return found
 
 
 def apply(session: Session, volunteers: Iterable[Move], teams: Iterable[Move]) -> None:
@@ -151,6 +176,20 @@ def points_moved(session: Session, moved: Sequence[PointsMove]) -> None:
         if team_id is not None:
             teams.append(Move(team_id, day, points=entry.delta))
     apply(session, volunteers, teams)
+
+
+def record_points_writes(
+    moved: Sequence[PointsMove], regions: Mapping[uuid.UUID, str]
+) -> list[Write]:
+    """The upserts of `points_moved` for points earned by records (each with its day and
+    team), for a caller that writes them with others; `regions` as for `writes`."""
+    volunteers, teams = [], []
+    for m in moved:
+        assert m.day is not None
+        assert m.team_id is not None
+        volunteers.append(Move(m.entry.volunteer_id, m.day, points=m.entry.delta))
+        teams.append(Move(m.team_id, m.day, points=m.entry.delta))
+    return writes(volunteers, teams, regions)
 
 
 def rating_landed(session: Session, rating: OrderRating) -> None:

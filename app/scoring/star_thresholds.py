@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import delete
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.common.clock import utcnow
+from app.common.refcache import cached, invalidate_all, watch
 from app.config import Settings
 from app.errors import Forbidden, Invalid, NotFound
 from app.regions.codes import RegionLevel, ancestors, in_subtree, level_of
@@ -27,18 +28,27 @@ class Effective:
     source_region_code: str | None  # None: the setting
 
 
-_NEAREST = sa_select(col(StarThresholds.region_code), col(StarThresholds.hours)).where(
-    col(StarThresholds.region_code).in_(bindparam("codes", expanding=True))
-)
+_ALL = sa_select(col(StarThresholds.region_code), col(StarThresholds.hours))
+
+
+def _all(session: Session) -> dict[str, tuple[int, ...]]:
+    """Every region's own thresholds (a row per region that set them: a short table)."""
+    rows = session.connection().execute(_ALL).all()
+    return {code: tuple(hours) for code, hours in rows}
+
+
+watch(StarThresholds)
 
 
 def effective(session: Session, settings: Settings, region_code: str | None) -> Effective:
+    """The thresholds of the nearest region that has them. Asked with every landed record, so
+    the table is remembered for a few seconds (`refcache`; a change of thresholds in this
+    process drops it at once)."""
     if region_code is not None:
-        codes = [region_code, *ancestors(region_code)]
-        rows = session.connection().execute(_NEAREST, {"codes": codes}).all()
-        if rows:
-            code, hours = max(rows, key=lambda r: level_of(r[0]))
-            return Effective(tuple(hours), code)
+        own = cached(session, ("star_thresholds",), lambda: _all(session))
+        for code in (region_code, *ancestors(region_code)):
+            if code in own:
+                return Effective(own[code], code)
     return Effective(tuple(settings.star_thresholds_hours), None)
 
 
@@ -96,6 +106,7 @@ def remove(session: Session, actor: Principal, region_code: str) -> None:
     gone = session.execute(
         delete(StarThresholds).where(col(StarThresholds.region_code) == region_code)
     ).rowcount  # type: ignore[attr-defined]
+    invalidate_all()  # a Core delete: the flush hook of `watch` does not see it
     if not gone:
         raise NotFound(
             "该区划未单独设置门槛 / this region has no thresholds of its own",

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
+from app.common.together import Add, Write
 from app.records.models import RecordSource, ServiceRecord
 from app.scoring.models import PeriodKind, TeamTotal, VolunteerScoreTotal, VolunteerTotal
 from app.teams.models import Team
@@ -67,6 +68,14 @@ class Movement:
 def apply(session: Session, movements: Iterable[Movement]) -> None:
     """Add movements to the totals: one upsert per table, rows in key order (so that concurrent
     writers lock them in the same order)."""
+    for model, rows, add in writes(movements):
+        if rows and add is not None:
+            connection = session.connection()
+            connection.execute(_upsert_statement(connection.dialect.name, model, add.keys[0]), rows)
+
+
+def writes(movements: Iterable[Movement]) -> list[Write]:
+    """The upserts of `apply`, for a caller that writes them with others (`write_together`)."""
     people: dict[tuple[Any, str, int], list[Any]] = defaultdict(lambda: ["", 0, 0])
     teams: dict[tuple[Any, str, int], list[Any]] = defaultdict(lambda: ["", 0, 0])
     for m in movements:
@@ -75,26 +84,25 @@ def apply(session: Session, movements: Iterable[Movement]) -> None:
                                          (teams, m.team_id, m.team_region)):  # fmt: skip
                 row = table[owner, kind, period]
                 row[0], row[1], row[2] = region, row[1] + m.minutes, row[2] + m.records
-    _upsert(session, VolunteerTotal, "volunteer_id", people)
-    _upsert(session, TeamTotal, "team_id", teams)
+    return [
+        (VolunteerTotal, _rows("volunteer_id", people), _ADD["volunteer_id"]),
+        (TeamTotal, _rows("team_id", teams), _ADD["team_id"]),
+    ]
 
 
-def _upsert(
-    session: Session,
-    model: type[VolunteerTotal] | type[TeamTotal],
-    owner: str,
-    rows: dict[tuple[Any, str, int], list[Any]],
-) -> None:
-    if not rows:
-        return
+_ADD = {
+    owner: Add((owner, "period_kind", "period"), ("minutes", "records"), ("region_code",))
+    for owner in ("volunteer_id", "team_id")
+}
+
+
+def _rows(owner: str, rows: dict[tuple[Any, str, int], list[Any]]) -> list[dict[str, Any]]:
     ordered = sorted(rows.items(), key=lambda item: (str(item[0][0]), item[0][1], item[0][2]))
-    values = [
+    return [
         {owner: key[0], "period_kind": key[1], "period": key[2], "region_code": region,
          "minutes": minutes, "records": records}
         for key, (region, minutes, records) in ordered
     ]  # fmt: skip
-    connection = session.connection()
-    connection.execute(_upsert_statement(connection.dialect.name, model, owner), values)
 
 
 @cache

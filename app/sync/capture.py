@@ -138,6 +138,14 @@ def core_write_changes(
 def report_core_insert(session: Session, rows: Sequence[SQLModel]) -> None:
     """Report rows a Core `insert()` just wrote, as a flush of them would: one change each, in
     this transaction. The rows are the values inserted, as model objects (not in the session)."""
+    changes = core_insert_changes(session, rows)
+    if changes:
+        session.connection().execute(insert(ChangeEvent), changes)
+
+
+def core_insert_changes(session: Session, rows: Sequence[SQLModel]) -> list[dict[str, Any]]:
+    """The `change_event` rows `report_core_insert` inserts, for a caller that inserts them in a
+    statement of its own (in the same transaction)."""
     changes: dict[tuple[str, str], dict[str, Any]] = {}
     now = utcnow()
     for row in rows:
@@ -153,8 +161,7 @@ def report_core_insert(session: Session, rows: Sequence[SQLModel]) -> None:
         changes[key] = {"entity": key[0], "entity_id": key[1], "op": op,
                         "region_code": tracked.region(session, row), "fields": [],
                         "changed_at": now}  # fmt: skip
-    if changes:
-        session.connection().execute(insert(ChangeEvent), [changes[k] for k in sorted(changes)])
+    return [changes[k] for k in sorted(changes)]
 
 
 def report_core_rows(
