@@ -54,6 +54,8 @@ def _json(value: object) -> object:
         return str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()  # bytea's hex input format
     raise TypeError(f"cannot send {type(value).__name__} as JSON")
 
 

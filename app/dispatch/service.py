@@ -20,7 +20,8 @@ from app.auth.principal import Principal
 from app.catalog.models import Category
 from app.common.clock import utcnow
 from app.common.ids import new_id
-from app.common.orm import attach_new, column_values, insert_rows, insert_together
+from app.common.orm import attach_new, column_values, insert_rows
+from app.common.together import write_together
 from app.config import Settings
 from app.dispatch.matching import Candidate, OrderFacts, TeamFacts, rank
 from app.dispatch.models import DispatchMode, Offer, OfferStatus
@@ -384,13 +385,17 @@ def place_dispatched(
     attach_new(session, order)
     # One statement on PostgreSQL, in the order foreign keys need: the order, its two events,
     # its change for the feed, the offer and the leaders' notifications.
-    insert_together(
+    write_together(
         session,
         [
-            (Order, [column_values(order)]),
-            (OrderEvent, events),
-            (ChangeEvent, core_write_changes(session, Order, [order.id], op="create", fields=[])),
-            (Offer, _offer_rows(order, picked, DispatchMode.AUTO, None, now, expires)),
+            (Order, [column_values(order)], None),
+            (OrderEvent, events, None),
+            (
+                ChangeEvent,
+                core_write_changes(session, Order, [order.id], op="create", fields=[]),
+                None,
+            ),
+            (Offer, _offer_rows(order, picked, DispatchMode.AUTO, None, now, expires), None),
             (
                 OutboxMessage,
                 outbox_rows(
@@ -398,6 +403,7 @@ def place_dispatched(
                     recipients=[u for c in picked for u in leaders[c.team.team_id]],
                     payload=_offer_payload(order, expires),
                 ),
+                None,
             ),
         ],
     )
