@@ -59,31 +59,6 @@ def _event_values(
     }
 
 
-def _event(
-    order: Order,
-    seq: int,
-    *,
-    kind: str,
-    actor: Principal | None,
-    from_status: str | None,
-    to_status: str | None,
-    reason: str | None,
-    data: dict[str, Any] | None,
-) -> OrderEvent:
-    return OrderEvent(
-        **_event_values(
-            order,
-            seq,
-            kind=kind,
-            actor=actor,
-            from_status=from_status,
-            to_status=to_status,
-            reason=reason,
-            data=data,
-        )
-    )
-
-
 def record_event(
     session: Session,
     order: Order,
@@ -106,15 +81,17 @@ def record_event(
         .values(last_event_seq=col(Order.last_event_seq) + 1)
         .returning(col(Order.last_event_seq))
     ).scalar_one()
-    event = _event(
-        order,
-        seq,
-        kind=kind,
-        actor=actor,
-        from_status=from_status,
-        to_status=to_status,
-        reason=reason,
-        data=data,
+    event = OrderEvent(
+        **_event_values(
+            order,
+            seq,
+            kind=kind,
+            actor=actor,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+            data=data,
+        )
     )
     session.add(event)
     return event
@@ -126,15 +103,17 @@ def first_event(
     """Event 1 of an order inserted in this transaction: nobody else can see it yet."""
     order.last_event_seq = 1
     session.add(
-        _event(
-            order,
-            1,
-            kind="placed",
-            actor=actor,
-            from_status=None,
-            to_status=order.status,
-            reason=None,
-            data=data,
+        OrderEvent(
+            **_event_values(
+                order,
+                1,
+                kind="placed",
+                actor=actor,
+                from_status=None,
+                to_status=order.status,
+                reason=None,
+                data=data,
+            )
         )
     )
 
@@ -217,15 +196,17 @@ def move(
         raise conflict(order, action)
     order = moved
     session.add(
-        _event(
-            order,
-            order.last_event_seq,
-            kind=target.value,
-            actor=actor,
-            from_status=current.value,
-            to_status=target.value,
-            reason=reason,
-            data=data,
+        OrderEvent(
+            **_event_values(
+                order,
+                order.last_event_seq,
+                kind=target.value,
+                actor=actor,
+                from_status=current.value,
+                to_status=target.value,
+                reason=reason,
+                data=data,
+            )
         )
     )
     if notify_requester:
