@@ -20,12 +20,10 @@ from typing import Any
 
 from sqlalchemy import (
     Date,
-    Integer,
     Table,
     bindparam,
     cast,
     delete,
-    extract,
     func,
     join,
     literal,
@@ -40,7 +38,7 @@ from app.orders.models import OrderRating
 from app.points.models import PointsBalance, PointsEntry, PointsKind
 from app.records.models import ServiceRecord
 from app.scoring.models import PeriodKind, TeamScoreTotal, VolunteerScoreTotal
-from app.scoring.totals import count_rows, periods_of
+from app.scoring.totals import count_rows, period_column, periods_of
 from app.teams.models import Team
 from app.volunteers.models import Volunteer
 
@@ -222,17 +220,6 @@ def _china_day(column: Any, dialect_name: str) -> Any:
     return func.date(column, "+8 hours")
 
 
-def _period(kind: PeriodKind, day: Any) -> Any:
-    year = cast(extract("year", day), Integer)
-    month = cast(extract("month", day), Integer)
-    return {
-        PeriodKind.ALL: literal(0),
-        PeriodKind.YEAR: year,
-        PeriodKind.QUARTER: year * 10 + (month + 2) // 3,
-        PeriodKind.MONTH: year * 100 + month,
-    }[kind]
-
-
 def _sources(owner: str, dialect_name: str) -> list[tuple[Any, ...]]:
     """(owner, day, points, stars, ratings, from, conditions) per kind of movement."""
     entry, record, rating = _table(PointsEntry), _table(ServiceRecord), _table(OrderRating)
@@ -273,7 +260,7 @@ def _computed(session: Session, model: Model, owner: str) -> Any:
             parts.append(
                 sa_select(
                     who.label("owner"), literal(kind.value).label("period_kind"),
-                    _period(kind, day).label("period"), points.label("points"),
+                    period_column(kind, day).label("period"), points.label("points"),
                     stars.label("rating_sum"), ratings.label("rating_count"),
                 ).select_from(source).where(*where)
             )  # fmt: skip

@@ -138,7 +138,8 @@ def move_volunteer(session: Session, volunteer_id: uuid.UUID, region_code: str) 
         )
 
 
-def _period_column(kind: PeriodKind, day: Any) -> Any:
+def period_column(kind: PeriodKind, day: Any) -> Any:
+    """The period key of a SQL date (0, 2026, 20264, 202611), as `periods_of` gives in Python."""
     year = cast(extract("year", day), Integer)
     month = cast(extract("month", day), Integer)
     return {
@@ -186,7 +187,7 @@ def _computed(owner: str) -> Any:
     moved = _moved()
     parts = []
     for kind in PeriodKind:
-        period = _period_column(kind, col(ServiceRecord.service_date))
+        period = period_column(kind, col(ServiceRecord.service_date))
         stmt: Any = select(
             owner_col.label(owner),
             literal(kind.value).label("period_kind"),
@@ -204,9 +205,9 @@ def _computed(owner: str) -> Any:
         ledger = stmt.group_by(owner_col, period, region).subquery()
         who = moved.c[owner]
         shifts = union_all(
-            select(who.label("owner"), _period_column(kind, moved.c.entered_on).label("period"),
+            select(who.label("owner"), period_column(kind, moved.c.entered_on).label("period"),
                    literal(-1).label("n")),
-            select(who, _period_column(kind, moved.c.now_on), literal(1)),
+            select(who, period_column(kind, moved.c.now_on), literal(1)),
         ).subquery()  # fmt: skip
         shift = (
             select(shifts.c.owner, shifts.c.period, func.sum(shifts.c.n).label("n"))
