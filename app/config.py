@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # How long a web process may serve a category's rules and a region's reviewing site from
     # memory; a change made through another process shows within this time. 0: always read.
     reference_cache_seconds: float = 5.0
+    # How long a web process may trust who a signed-in caller is (account active, roles, admin
+    # regions, volunteer status, teams) without reading it again. A change made in this process
+    # applies at once; one made through another process (another uvicorn worker) within this
+    # time. 0: read on every request.
+    principal_cache_seconds: float = 5.0
     # 派单 and the timers the worker runs.
     offer_timeout_minutes: int = 30
     auto_close_days: int = 7

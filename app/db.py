@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, SQLModel
 
 import app.common  # noqa: F401  (sets the naming convention)
-from app.common.refcache import ReferenceCache
+from app.common.refcache import PRINCIPALS, ReferenceCache
 from app.config import Settings
 
 metadata: MetaData = SQLModel.metadata
@@ -52,9 +52,18 @@ def make_engine(settings: Settings) -> Engine:
     )
 
 
-def make_sessionmaker(engine: Engine, *, reference_ttl: float = 0.0) -> sessionmaker[Session]:
-    """`reference_ttl` > 0: sessions share a `ReferenceCache` of that many seconds."""
-    info = {"reference_cache": ReferenceCache(reference_ttl)} if reference_ttl > 0 else {}
+def make_sessionmaker(
+    engine: Engine, *, reference_ttl: float = 0.0, principal_ttl: float = 0.0
+) -> sessionmaker[Session]:
+    """A TTL > 0: the factory's sessions share that cache (`app.common.refcache`): reference rows
+    (`reference_cache`) or signed-in callers (`principal_cache`)."""
+    info: dict[str, ReferenceCache] = {}
+    if reference_ttl > 0:
+        info["reference_cache"] = ReferenceCache(reference_ttl)
+    if principal_ttl > 0:
+        info["principal_cache"] = ReferenceCache(
+            principal_ttl, max_entries=50_000, generation=PRINCIPALS
+        )
     return sessionmaker(
         bind=engine, class_=Session, expire_on_commit=False, autoflush=True, info=info
     )

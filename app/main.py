@@ -123,7 +123,9 @@ def create_app(
     app.state.engine = engine
     app.state.webhook_resolver = webhook_resolver
     app.state.sessionmaker = make_sessionmaker(
-        engine, reference_ttl=settings.reference_cache_seconds
+        engine,
+        reference_ttl=settings.reference_cache_seconds,
+        principal_ttl=settings.principal_cache_seconds,
     )
     app.state.codec = SensitiveCodec(settings.data_key_value)
     app.state.sms_sender = _default_sms_sender(settings, http)

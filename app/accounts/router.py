@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, status
 
 from app.accounts import service
+from app.accounts.models import User
 from app.accounts.schemas import (
     AdminSiteOut,
     MeOut,
@@ -13,7 +16,7 @@ from app.accounts.schemas import (
     UserOut,
 )
 from app.auth.deps import Codec, CurrentPrincipal, PlatformAdmin
-from app.auth.principal import Principal
+from app.auth.principal import Account, Principal
 from app.db import DbSession
 from app.errors import PROBLEM_RESPONSES
 from app.regions.queries import get_region
@@ -56,13 +59,14 @@ def read_me(caller: CurrentPrincipal) -> MeOut:
 
 @router.patch("/me", response_model=MeOut)
 def update_me(body: MeUpdate, session: DbSession, caller: CurrentPrincipal) -> MeOut:
+    user = session.get(User, caller.id)
+    assert user is not None  # the caller signed in a moment ago
     if body.home_region_code is not None:
-        caller.user.home_region_code = get_region(session, body.home_region_code).code
+        user.home_region_code = get_region(session, body.home_region_code).code
     if body.display_name is not None:
-        caller.user.display_name = body.display_name.strip()
-    session.add(caller.user)
+        user.display_name = body.display_name.strip()
     session.commit()
-    return me_out(caller)
+    return me_out(replace(caller, user=Account.of(user)))
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import uuid
 from datetime import timedelta
 from typing import TypedDict
 
@@ -92,7 +93,7 @@ def grant_role(
     user: User,
     role: GrantedRole,
     site_id: object = None,
-    granted_by: User | None = None,
+    granted_by_id: uuid.UUID | None = None,
 ) -> RoleGrant:
     existing = session.exec(
         select(RoleGrant).where(
@@ -105,7 +106,7 @@ def grant_role(
         user_id=user.id,
         role=role.value,
         site_id=site_id,  # type: ignore[arg-type]
-        granted_by_id=granted_by.id if granted_by else None,
+        granted_by_id=granted_by_id,
     )
     session.add(grant)
     session.flush()

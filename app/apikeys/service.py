@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -117,11 +118,11 @@ def authenticate(session: Session, presented: str, scope: ApiScope, *, now: date
     principal = load_principal_by_id(session, api_key.user_id)
     if principal is None:
         raise _refused()
-    principal.api_key = ApiKeyGrant(
+    grant = ApiKeyGrant(
         id=api_key.id,
         scopes=frozenset(api_key.scopes),
         region_code=api_key.region_code,
         last_used_at=api_key.last_used_at,
         last_used_ip=api_key.last_used_ip,
     )
-    return principal
+    return replace(principal, api_key=grant)  # a copy: the signed-in principal is shared

@@ -1,10 +1,14 @@
-"""Who is calling: the user, the roles they hold, and the regions and teams they may act on."""
+"""Who is calling: the user, the roles they hold, and the regions and teams they may act on.
+
+Every signed-in request needs this, so a web process remembers it for a few seconds
+(`principal_cache_seconds`, `app.common.refcache`); any change to an account, a volunteer, a
+role grant, a membership or a site made in the process applies at once. What is remembered is
+a frozen snapshot, never the ORM rows: code that changes an account loads the row itself."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam
@@ -12,6 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from app.accounts.models import GrantedRole, RoleGrant, User
+from app.common.refcache import PRINCIPALS, cached, watch
 from app.regions.scope import RegionScope
 from app.sites.models import Site
 from app.teams.models import MemberRole, TeamMember
@@ -35,13 +40,45 @@ class ApiKeyGrant:
     last_used_ip: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The caller's account as of sign-in: what routes read, never what they write."""
+
+    id: uuid.UUID
+    username: str | None
+    display_name: str
+    phone_cipher: bytes | None
+    phone_masked: str | None
+    home_region_code: str | None
+
+    @classmethod
+    def of(cls, user: User) -> Account:
+        return cls(
+            user.id,
+            user.username,
+            user.display_name,
+            user.phone_cipher,
+            user.phone_masked,
+            user.home_region_code,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VolunteerProfile:
+    """The caller's volunteer profile, when they have one."""
+
+    id: uuid.UUID
+    status: str
+    region_code: str
+
+
+@dataclass(frozen=True)
 class Principal:
-    user: User
+    user: Account
     platform_admin: bool = False
     integrator: bool = False
-    admin_of_sites: list[SiteAdminScope] = field(default_factory=list)
-    volunteer: Volunteer | None = None
+    admin_of_sites: tuple[SiteAdminScope, ...] = ()
+    volunteer: VolunteerProfile | None = None
     led_team_ids: frozenset[uuid.UUID] = frozenset()
     member_team_ids: frozenset[uuid.UUID] = frozenset()
     api_key: ApiKeyGrant | None = None
@@ -66,7 +103,7 @@ class Principal:
         return self.platform_admin or bool(self.admin_of_sites)
 
     @property
-    def approved_volunteer(self) -> Volunteer | None:
+    def approved_volunteer(self) -> VolunteerProfile | None:
         if self.volunteer and self.volunteer.status == VolunteerStatus.APPROVED.value:
             return self.volunteer
         return None
@@ -86,11 +123,26 @@ class Principal:
         return roles
 
 
-GrantRow = tuple[str, uuid.UUID | None, str | None]  # role, site, the site's region
+watch(User, Volunteer, RoleGrant, TeamMember, Site, into=PRINCIPALS)
 
 # Built once: every request signs in, and building a statement costs more than running it.
+# Plain columns, no ORM rows: one row per grant (or one with no grant).
 _PRINCIPAL_ROWS = (
-    sa_select(User, Volunteer, col(RoleGrant.role), col(RoleGrant.site_id), col(Site.region_code))
+    sa_select(
+        col(User.id),
+        col(User.username),
+        col(User.display_name),
+        col(User.phone_cipher),
+        col(User.phone_masked),
+        col(User.home_region_code),
+        col(User.is_active),
+        col(Volunteer.id),
+        col(Volunteer.status),
+        col(Volunteer.region_code),
+        col(RoleGrant.role),
+        col(RoleGrant.site_id),
+        col(Site.region_code),
+    )
     .outerjoin(Volunteer, col(Volunteer.user_id) == col(User.id))
     .outerjoin(RoleGrant, col(RoleGrant.user_id) == col(User.id))
     .outerjoin(Site, col(Site.id) == col(RoleGrant.site_id))
@@ -101,40 +153,45 @@ _MEMBERSHIPS = sa_select(col(TeamMember.team_id), col(TeamMember.role)).where(
 )
 
 
-def _principal(
-    session: Session, user: User, volunteer: Volunteer | None, grants: Sequence[GrantRow]
-) -> Principal:
-    principal = Principal(user=user, volunteer=volunteer)
-    for role, site_id, region_code in grants:
-        if role == GrantedRole.PLATFORM_ADMIN.value:
-            principal.platform_admin = True
-        elif role == GrantedRole.INTEGRATOR.value:
-            principal.integrator = True
-        elif role == GrantedRole.SITE_ADMIN.value and site_id and region_code:
-            principal.admin_of_sites.append(SiteAdminScope(site_id, region_code))
-    if volunteer is not None and volunteer.status == VolunteerStatus.APPROVED.value:
-        memberships = session.execute(_MEMBERSHIPS, {"volunteer_id": volunteer.id}).all()
-        principal.member_team_ids = frozenset(team_id for team_id, _ in memberships)
-        principal.led_team_ids = frozenset(
-            team_id for team_id, role in memberships if role == MemberRole.LEADER.value
-        )
-    return principal
-
-
 def load_principal(session: Session, user: User) -> Principal:
     """Roles, admin scope and teams of a user already loaded."""
     principal = load_principal_by_id(session, user.id)
-    if principal is None:
-        return Principal(user=user)
-    return principal
+    return principal if principal is not None else Principal(user=Account.of(user))
 
 
 def load_principal_by_id(session: Session, user_id: uuid.UUID) -> Principal | None:
-    """The active user, their volunteer profile and their grants in one query (one row per
-    grant); a volunteer's memberships in a second."""
+    """The active user with their volunteer profile, grants and memberships; None for an
+    unknown or deactivated account."""
+    return cached(
+        session, user_id, lambda: _read_principal(session, user_id), cache="principal_cache"
+    )
+
+
+def _read_principal(session: Session, user_id: uuid.UUID) -> Principal | None:
     rows = session.execute(_PRINCIPAL_ROWS, {"user_id": user_id}).all()
-    if not rows or not rows[0][0].is_active:
+    if not rows or not rows[0][6]:
         return None
-    user, volunteer = rows[0][0], rows[0][1]
-    grants = [(r[2], r[3], r[4]) for r in rows if r[2] is not None]
-    return _principal(session, user, volunteer, grants)
+    first = rows[0]
+    account = Account(first[0], first[1], first[2], first[3], first[4], first[5])
+    volunteer = VolunteerProfile(first[7], first[8], first[9]) if first[7] is not None else None
+    grants = {row[10] for row in rows}
+    sites = tuple(
+        SiteAdminScope(row[11], row[12])
+        for row in rows
+        if row[10] == GrantedRole.SITE_ADMIN.value and row[11] and row[12]
+    )
+    led: frozenset[uuid.UUID] = frozenset()
+    members: frozenset[uuid.UUID] = frozenset()
+    if volunteer is not None and volunteer.status == VolunteerStatus.APPROVED.value:
+        memberships = session.execute(_MEMBERSHIPS, {"volunteer_id": volunteer.id}).all()
+        members = frozenset(team_id for team_id, _ in memberships)
+        led = frozenset(t for t, role in memberships if role == MemberRole.LEADER.value)
+    return Principal(
+        user=account,
+        platform_admin=GrantedRole.PLATFORM_ADMIN.value in grants,
+        integrator=GrantedRole.INTEGRATOR.value in grants,
+        admin_of_sites=sites,
+        volunteer=volunteer,
+        led_team_ids=led,
+        member_team_ids=members,
+    )

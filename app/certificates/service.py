@@ -19,8 +19,8 @@ from sqlalchemy import Integer, cast, extract, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from app.accounts.models import User
 from app.audit.service import record as audit
+from app.auth.principal import Account
 from app.catalog.models import Category
 from app.certificates.models import Certificate
 from app.common.clock import utcnow
@@ -95,7 +95,7 @@ def issue(
     settings: Settings,
     *,
     volunteer: Volunteer,
-    actor: User,
+    actor: Account,
     since: date | None,
     until: date | None,
     person_in_charge: str,

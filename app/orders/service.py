@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from app.accounts.models import User
 from app.accounts.service import PHONE_CONTEXT, parse_phone, user_for_phone
-from app.auth.principal import Principal
+from app.auth.principal import Account, Principal
 from app.catalog.models import Category
 from app.common.clock import utcnow
 from app.common.crypto import SensitiveCodec
@@ -105,7 +106,7 @@ def place(
     category = active_category(session, category_code)
     place_ = review_place(session, data.region_code)
     _check_window(data, now)
-    requester = actor.user
+    requester: Account | User = actor.user
     if data.channel is Channel.HOTLINE:
         if not actor.admin_scope.covers(place_.region_code):
             raise Forbidden(

@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.common.clock import utcnow
-from app.common.refcache import cached, invalidate_all, watch
+from app.common.refcache import cached, watch
 from app.config import Settings
 from app.errors import Forbidden, Invalid, NotFound
 from app.regions.codes import RegionLevel, ancestors, in_subtree, level_of
@@ -106,7 +106,6 @@ def remove(session: Session, actor: Principal, region_code: str) -> None:
     gone = session.execute(
         delete(StarThresholds).where(col(StarThresholds.region_code) == region_code)
     ).rowcount  # type: ignore[attr-defined]
-    invalidate_all()  # a Core delete: the flush hook of `watch` does not see it
     if not gone:
         raise NotFound(
             "该区划未单独设置门槛 / this region has no thresholds of its own",

@@ -81,7 +81,7 @@ def add_site_admin(*, session: Session, actor: Principal, site: Site, user_id: u
         user=user,
         role=GrantedRole.SITE_ADMIN,
         site_id=site.id,
-        granted_by=actor.user,
+        granted_by_id=actor.id,
     )
     return user
 

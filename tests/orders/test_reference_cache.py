@@ -80,12 +80,22 @@ def test_deactivating_a_category_through_the_api_applies_to_the_next_order(
 def test_a_change_no_flush_of_this_process_saw_waits_for_the_lifetime(
     ow: OrderWorld, db: Session
 ) -> None:
-    """What another web process changed: a Core update, which no flush hook of ours sees."""
+    """What another web process changed: a statement on the connection, below the session,
+    which no hook of ours sees."""
     assert ow.place()["status"] == "pending_review"
-    db.execute(update(Category).where(col(Category.code) == "care").values(auto_approve=True))
-    db.flush()
+    db.connection().execute(
+        update(Category).where(col(Category.code) == "care").values(auto_approve=True)
+    )
     assert ow.place()["status"] == "pending_review"  # still the cached rules
     invalidate_all()  # as the lifetime running out would
+    assert ow.place()["status"] == "unassigned"
+
+
+def test_an_update_statement_through_a_session_of_this_process_applies_at_once(
+    ow: OrderWorld, db: Session
+) -> None:
+    assert ow.place()["status"] == "pending_review"
+    db.execute(update(Category).where(col(Category.code) == "care").values(auto_approve=True))
     assert ow.place()["status"] == "unassigned"
 
 
