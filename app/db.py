@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, SQLModel
 
 import app.common  # noqa: F401  (sets the naming convention)
-from app.common.refcache import PRINCIPALS, ReferenceCache
+from app.common.refcache import PRINCIPALS, TEAMS, ReferenceCache
 from app.config import Settings
 
 metadata: MetaData = SQLModel.metadata
@@ -55,11 +55,13 @@ def make_engine(settings: Settings) -> Engine:
 def make_sessionmaker(
     engine: Engine, *, reference_ttl: float = 0.0, principal_ttl: float = 0.0
 ) -> sessionmaker[Session]:
-    """A TTL > 0: the factory's sessions share that cache (`app.common.refcache`): reference rows
-    (`reference_cache`) or signed-in callers (`principal_cache`)."""
+    """A TTL > 0: the factory's sessions share those caches (`app.common.refcache`): reference
+    rows and teams' regions (`reference_cache`, `team_cache`); signed-in callers
+    (`principal_cache`)."""
     info: dict[str, ReferenceCache] = {}
     if reference_ttl > 0:
         info["reference_cache"] = ReferenceCache(reference_ttl)
+        info["team_cache"] = ReferenceCache(reference_ttl, max_entries=50_000, generation=TEAMS)
     if principal_ttl > 0:
         info["principal_cache"] = ReferenceCache(
             principal_ttl, max_entries=50_000, generation=PRINCIPALS

@@ -14,9 +14,10 @@ from sqlalchemy import Engine, event
 
 T = TypeVar("T")
 
-# The caller's team memberships are the last thing sign-in loads: holding every request there
-# makes them all reach the endpoint's locks together.
-AFTER_AUTH = "FROM team_member WHERE team_member.volunteer_id ="
+# Not a statement: the moment a request's transaction begins (a write request begins it before
+# sign-in). Holding every request there makes them all reach the endpoint's locks together,
+# whether or not sign-in reads the database (the principal cache may answer it).
+AT_BEGIN = "<transaction begins>"
 
 
 def request_as(
@@ -80,8 +81,10 @@ class Rendezvous:
         self._lock = threading.Lock()
 
     def _after_execute(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if self.match not in " ".join(statement.split()):
-            return
+        if self.match in " ".join(statement.split()):
+            self._arrive(conn)
+
+    def _arrive(self, conn: Any) -> None:
         key = id(conn.connection.dbapi_connection)
         with self._lock:
             if key in self.arrived or len(self.arrived) >= self.parties:
@@ -92,12 +95,17 @@ class Rendezvous:
         except threading.BrokenBarrierError:
             self.broken = True
 
+    def _hook(self) -> tuple[str, Callable[..., None]]:
+        if self.match == AT_BEGIN:
+            return "begin", self._arrive
+        return "after_cursor_execute", self._after_execute
+
     def __enter__(self) -> Rendezvous:
-        event.listen(self.engine, "after_cursor_execute", self._after_execute)
+        event.listen(self.engine, *self._hook())
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        event.remove(self.engine, "after_cursor_execute", self._after_execute)
+        event.remove(self.engine, *self._hook())
         if self.strict:
             assert not self.broken, "the requests did not all reach the rendezvous together"
             assert len(self.arrived) == self.parties

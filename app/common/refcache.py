@@ -1,6 +1,6 @@
 """Rows that change rarely but are read on every request, remembered for a few seconds per web
 process: service categories, the region tree and its sites (placing an order), and who a caller
-is (`app.auth.principal`: every signed-in request).
+is (`app.auth.principal`: every signed-in request), a team's home region (every record).
 
 An entry lives at most `ttl` seconds: a change made by another process shows within that time.
 A change made by any session of this process drops the entries at once: the module that caches
@@ -45,6 +45,7 @@ class Generation:
 
 REFERENCE = Generation("reference")
 PRINCIPALS = Generation("principals")
+TEAMS = Generation("teams")  # a team's home region (every service record reads it)
 
 
 def invalidate_all() -> None:

@@ -17,7 +17,7 @@ from app.common.clock import utcnow
 from app.common.crypto import SensitiveCodec
 from tests.conftest import Backend
 from tests.factories import Factory
-from tests.rendezvous import AFTER_AUTH, Rendezvous, request_as, statuses, together
+from tests.rendezvous import AT_BEGIN, Rendezvous, request_as, statuses, together
 
 pytestmark = pytest.mark.postgres
 
@@ -46,7 +46,7 @@ def test_concurrent_sign_ups_fill_the_places_and_no_more(
     def sign_up(user_id: uuid.UUID) -> Callable[[], httpx.Response]:
         return request_as(live, user_id, "POST", f"/api/v1/activities/{activity.id}/signups")
 
-    with Rendezvous(live.state.engine, 6, AFTER_AUTH):
+    with Rendezvous(live.state.engine, 6, AT_BEGIN):
         responses = together([sign_up(v.user_id) for v in people])
     assert statuses(responses) == {201: 3, 409: 3}, [r.text for r in responses]
     with Session(fresh_postgres.engine) as session:

@@ -41,7 +41,7 @@ from app.teams.models import Team
 from app.worker.tasks import LEASE, claim_messages, deliver_one, deliver_outbox, run_once
 from tests.conftest import Backend, offline_http_client, settings_for
 from tests.factories import Factory
-from tests.rendezvous import Rendezvous, statuses, together
+from tests.rendezvous import AT_BEGIN, Rendezvous, statuses, together
 
 COUNTY = "140802000000"
 TOWNSHIP = "140802100000"
@@ -49,9 +49,6 @@ VILLAGE = "140802100200"
 SMS_URL = "https://sms.example.test/notify"
 T = TypeVar("T")
 
-# The last statement of loading the caller (its team memberships): after it, `accept` locks the
-# order. Holding every request here makes them all reach the lock together.
-AFTER_AUTH = "FROM team_member WHERE team_member.volunteer_id ="
 # `accept` has compare-and-set its own offer; next it takes a place in the team's capacity.
 AFTER_OFFER_TAKEN = "UPDATE dispatch_offer SET status="
 # The worker's claim of orders with expired offers.
@@ -210,7 +207,7 @@ def test_grab_six_leaders_accept_at_once_exactly_one_wins(live: Live) -> None:
     assert sorted(o["team"]["id"] for o in offered["offers"]) == sorted(str(t.id) for t in s.teams)
 
     calls = [live.accept_call(order_id, leader) for leader in s.leaders]
-    with Rendezvous(live.engine, len(calls), AFTER_AUTH):
+    with Rendezvous(live.engine, len(calls), AT_BEGIN):
         responses = together(calls)
 
     assert statuses(responses) == {200: 1, 409: 5}, [r.text for r in responses]
@@ -254,7 +251,7 @@ def test_double_tap_one_leader_eight_accepts_exactly_one_succeeds(live: Live) ->
     dispatch(live, s, order_id, {"team_id": str(team.id)})
 
     calls = [live.accept_call(order_id, leader) for _ in range(8)]
-    with Rendezvous(live.engine, len(calls), AFTER_AUTH):
+    with Rendezvous(live.engine, len(calls), AT_BEGIN):
         responses = together(calls)
 
     assert statuses(responses) == {200: 1, 409: 7}, [r.text for r in responses]

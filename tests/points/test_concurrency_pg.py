@@ -15,7 +15,7 @@ from app.points import service
 from app.points.models import PointsBalance, PointsEntry, RewardItem
 from tests.conftest import Backend
 from tests.factories import Factory
-from tests.rendezvous import AFTER_AUTH, Rendezvous, request_as, statuses, together
+from tests.rendezvous import AT_BEGIN, Rendezvous, request_as, statuses, together
 
 pytestmark = pytest.mark.postgres
 
@@ -39,10 +39,10 @@ def test_concurrent_redemptions_never_overspend(live_app: FastAPI, fresh_postgre
         body = {"item_id": str(item_id)}
         return request_as(live, world.member.id, "POST", "/api/v1/redemptions", body)
 
-    with Rendezvous(live.state.engine, 5, AFTER_AUTH):
+    with Rendezvous(live.state.engine, 5, AT_BEGIN):
         spent = together([buy(item.id) for _ in range(5)])
     assert statuses(spent) == {201: 2, 409: 3}, [r.text for r in spent]
-    with Rendezvous(live.state.engine, 4, AFTER_AUTH):
+    with Rendezvous(live.state.engine, 4, AT_BEGIN):
         sold = together([buy(scarce.id) for _ in range(4)])
     assert statuses(sold) == {201: 2, 409: 2}, [r.text for r in sold]
 
@@ -86,7 +86,7 @@ def test_concurrent_retries_with_one_key_spend_once(
         )
         return response
 
-    with Rendezvous(live.state.engine, 4, AFTER_AUTH):
+    with Rendezvous(live.state.engine, 4, AT_BEGIN):
         answers = together([buy for _ in range(4)])
     assert set(statuses(answers)) <= {201, 409}, [r.text for r in answers]
     assert {r.json()["code"] for r in answers if r.status_code == 409} <= {"idempotency_in_flight"}

@@ -16,7 +16,7 @@ from app.scoring.totals import mismatches
 from tests.conftest import Backend
 from tests.factories import Factory
 from tests.records.test_ledger import DAY
-from tests.rendezvous import AFTER_AUTH, Rendezvous, request_as, statuses, together
+from tests.rendezvous import AT_BEGIN, Rendezvous, request_as, statuses, together
 
 pytestmark = pytest.mark.postgres
 
@@ -45,13 +45,13 @@ def test_the_daily_limit_and_the_totals_hold_under_concurrent_entries(
         return request_as(live_app, world.leader.id, "POST", "/api/v1/records", body)
 
     engine = live_app.state.engine
-    with Rendezvous(engine, 4, AFTER_AUTH):
+    with Rendezvous(engine, 4, AT_BEGIN):
         same_day = together([record(world.member_volunteer.id, 7) for _ in range(4)])
     assert statuses(same_day) == {201: 3, 422: 1}, [r.text for r in same_day]
     [refused] = [r for r in same_day if r.status_code == 422]
     assert refused.json()["code"] == "day_limit"
 
-    with Rendezvous(engine, 5, AFTER_AUTH):
+    with Rendezvous(engine, 5, AT_BEGIN):
         many = together([record(v.id, 1.5) for v in helpers])
     assert statuses(many) == {201: 5}, [r.text for r in many]
 
