@@ -5,18 +5,23 @@ a total" upserts: on PostgreSQL they travel as one statement, one round trip (ea
 one JSON parameter through `json_populate_recordset`, each write a data-modifying CTE); elsewhere
 one statement per table. The writes run in the order given, also on PostgreSQL (each CTE waits
 for the one before it), so that writers that lock total rows keep one lock order.
+
+A read (`Before`) can travel with the writes: it answers as of before them, on PostgreSQL
+because a statement's CTE writes are invisible to the rest of it, elsewhere because it runs
+first.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, TextClause, text
+from sqlalchemy import Row, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -33,20 +38,36 @@ class Add:
 Write = tuple[type[SQLModel], list[dict[str, Any]], Add | None]
 
 
-def write_together(session: Session, writes: list[Write]) -> None:
-    """The writes in the order given (a `None` conflict rule: a plain insert). Rows of one
-    table share their keys."""
+@dataclass(frozen=True)
+class Before:
+    """A query to answer with the writes, as of before them. `portable` runs on any database;
+    `postgres` is the same query for PostgreSQL (it may use arrays where `portable` expands a
+    list); `params` bind both."""
+
+    portable: Select[Any]
+    postgres: Select[Any]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def write_together(
+    session: Session, writes: list[Write], *, before: Before | None = None
+) -> Sequence[Row[Any]]:
+    """The writes in the order given (a `None` conflict rule: a plain insert); rows of one
+    table share their keys. Returns the rows of `before` (none without it)."""
     writes = [w for w in writes if w[1]]
-    if not writes:
-        return
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or not writes:
+        read = connection.execute(before.portable, before.params).all() if before else []
         for model, rows, add in writes:
             connection.execute(_one(connection.dialect.name, model, add), rows)
-        return
+        return read
     shape = tuple((model, tuple(rows[0]), add) for model, rows, add in writes)
+    sql, defaults = _together(shape, before.postgres if before else None)
     params = {f"rows_{i}": json.dumps(rows, default=_json) for i, (_, rows, _) in enumerate(writes)}
-    connection.execute(_together(shape), params)
+    result = connection.exec_driver_sql(
+        sql, {**defaults, **params, **(before.params if before else {})}
+    )
+    return result.all() if before else []
 
 
 def _json(value: object) -> object:
@@ -80,8 +101,16 @@ def _one(dialect_name: str, model: type[SQLModel], add: Add | None) -> Any:
     )
 
 
+_PG = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+
+
 @cache
-def _together(shape: tuple[tuple[type[SQLModel], tuple[str, ...], Add | None], ...]) -> TextClause:
+def _together(
+    shape: tuple[tuple[type[SQLModel], tuple[str, ...], Add | None], ...],
+    before: Select[Any] | None,
+) -> tuple[str, dict[str, Any]]:
+    """The statement in the driver's own parameter style, and the default values of the
+    parameters that `before` compiled with (its literals)."""
     # Names from our own table metadata, never from input; the rows are bound parameters.
     parts = []
     for i, (model, keys, add) in enumerate(shape):
@@ -91,12 +120,16 @@ def _together(shape: tuple[tuple[type[SQLModel], tuple[str, ...], Add | None], .
         after = f" WHERE (SELECT count(*) FROM w_{i - 1}) >= 0" if i else ""  # noqa: S608
         sql = (
             f"INSERT INTO {name} AS t ({columns}) SELECT {columns} "  # noqa: S608
-            f"FROM json_populate_recordset(NULL::{name}, CAST(:rows_{i} AS json)){after}"
+            f"FROM json_populate_recordset(NULL::{name}, CAST(%(rows_{i})s AS json)){after}"
         )
         if add is not None:
             sets = [f'"{c}" = t."{c}" + EXCLUDED."{c}"' for c in add.added]
             sets += [f'"{c}" = EXCLUDED."{c}"' for c in add.replaced]
             sql += f" ON CONFLICT ({', '.join(add.keys)}) DO UPDATE SET {', '.join(sets)}"
         parts.append(f"w_{i} AS ({sql} RETURNING 1)")
-    last = len(shape) - 1
-    return text(f"WITH {', '.join(parts)} SELECT (SELECT count(*) FROM w_{last})")  # noqa: S608
+    if before is None:
+        query, defaults = f"SELECT (SELECT count(*) FROM w_{len(shape) - 1})", {}  # noqa: S608
+    else:
+        compiled = before.compile(dialect=_PG)
+        query, defaults = str(compiled), dict(compiled.params)
+    return f"WITH {', '.join(parts)} {query}", defaults

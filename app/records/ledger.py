@@ -401,7 +401,8 @@ def land_records(
     # afterwards. The records, their change-feed rows, the totals and the points go as one
     # statement on PostgreSQL, in the order of `amend` (records, totals, points).
     session.flush()  # what the session holds goes first (an order, an activity)
-    write_together(
+    people = [r.volunteer_id for r in records]
+    standings = write_together(
         session,
         [
             (ServiceRecord, values, None),
@@ -409,10 +410,14 @@ def land_records(
             *totals.writes(movements),
             *(earned or []),
         ],
+        before=stars.standings_before(settings, people),
     )
     if earned is None:
         points.earn_for_records(session, records)
-    stars.auto_grant(session, settings, [r.volunteer_id for r in records])
+    added: dict[uuid.UUID, int] = defaultdict(int)
+    for r in records:
+        added[r.volunteer_id] += r.minutes
+    stars.auto_grant(session, settings, people, read_before=(standings, added))
     return records
 
 
