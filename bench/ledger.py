@@ -30,7 +30,7 @@ from app.common.ids import new_id
 from bench.dataset import build
 from bench.ledger_data import Ledger, load
 from bench.loadgen import Request
-from bench.run import ROOT, _load, bare_requests, database, serve, settings_for
+from bench.run import ROOT, _load, alternated, bare_requests, database, serve, settings_for
 
 
 def _platform_admin_headers(engine: Engine, url: str) -> dict[str, str]:
@@ -131,20 +131,17 @@ def bench_ledger(
         city = county[:4] + "00000000"
         with serve(url, workers) as base:
             bare = bare_requests(rng, data)
-            asyncio.run(_load(base, bare, headers, clients, 2.0))  # warm-up
-            baseline = asyncio.run(_load(base, bare, headers, clients, seconds))
             record = _record_requests(rng, ledger)
+            asyncio.run(_load(base, bare, headers, clients, 2.0))  # warm-up
             asyncio.run(_load(base, record, headers, clients, 2.0))
-            recording = asyncio.run(_load(base, record, headers, clients, seconds))
-            boards = {}
-            for name, region in (("city", city), ("county", county), ("township", township)):
-                asyncio.run(_load(base, _leaderboard_requests(region), headers, clients, 1.0))
-                boards[name] = asyncio.run(
-                    _load(base, _leaderboard_requests(region), headers, clients, seconds / 2)
-                )
-            # The baseline again, after the writes and the boards: whether the machine (the
-            # database settling the record phase's writes) changed under the boards.
-            bare_after = asyncio.run(_load(base, bare, headers, clients, seconds / 2))
+            measured = alternated(base, {"bare": bare, "record": record}, headers, clients, seconds)
+            baseline, recording = measured["bare"], measured["record"]
+            regions = {"city": city, "county": county, "township": township}
+            phases = {name: _leaderboard_requests(region) for name, region in regions.items()}
+            boards = alternated(base, {"bare": bare, **phases}, headers, clients, seconds / 2)
+            # The baseline measured in turn with the boards: whether the machine (the database
+            # settling the record phase's writes) changed under them.
+            bare_after = boards.pop("bare")
         check_seconds, check_said = _recompute(url, check=True)
         return {
             "backend": "postgresql",
@@ -160,7 +157,11 @@ def bench_ledger(
                 name: round(result["p50_ms"] / baseline["p50_ms"], 3)
                 for name, result in boards.items()
             },
-            "bare_insert_after_boards": bare_after,
+            "leaderboard_p50_ratios_to_bare_with_boards": {
+                name: round(result["p50_ms"] / bare_after["p50_ms"], 3)
+                for name, result in boards.items()
+            },
+            "bare_insert_with_boards": bare_after,
             "recompute_seconds": recompute_seconds,
             "recompute": recompute_said,
             "check_seconds": check_seconds,

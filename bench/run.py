@@ -197,6 +197,32 @@ async def _load(
     }
 
 
+ROUNDS = 3
+
+
+def alternated(
+    base: str,
+    phases: dict[str, Callable[[int], Request]],
+    headers: dict[str, str],
+    clients: int,
+    seconds: float,
+    rounds: int = ROUNDS,
+) -> dict[str, dict[str, Any]]:
+    """Each phase `rounds` times, taking turns (baseline, product, baseline, product, ...), so
+    that a drift of the shared machine falls on both alike; each phase's figures are those of
+    its median round by throughput, with every round's throughput beside them."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in phases}
+    for _ in range(rounds):
+        for name, make_request in phases.items():
+            asyncio.run(_load(base, make_request, headers, clients, 1.0))  # settle
+            runs[name].append(asyncio.run(_load(base, make_request, headers, clients, seconds)))
+    chosen = {}
+    for name, results in runs.items():
+        ordered = sorted(results, key=lambda r: r["rps"])
+        chosen[name] = {**ordered[len(ordered) // 2], "rounds_rps": [r["rps"] for r in results]}
+    return chosen
+
+
 async def _load_httpx(
     base: str,
     make_request: Callable[[int], Request],
@@ -290,9 +316,9 @@ def bench_http(
 
         with serve(url, workers) as base:
             asyncio.run(_load(base, bare, headers, clients, 2.0))  # warm-up
-            baseline = asyncio.run(_load(base, bare, headers, clients, seconds))
             asyncio.run(_load(base, place, headers, clients, 2.0))
-            product = asyncio.run(_load(base, place, headers, clients, seconds))
+            measured = alternated(base, {"bare": bare, "place": place}, headers, clients, seconds)
+            baseline, product = measured["bare"], measured["place"]
         with open_session(make_sessionmaker(engine), write=False) as session:
             from sqlmodel import func, select
 
