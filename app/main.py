@@ -19,6 +19,7 @@ from app.auth.router import router as auth_router
 from app.catalog.router import router as catalog_router
 from app.certificates.router import router as certificates_router
 from app.common.crypto import SensitiveCodec
+from app.common.refcache_notify import Listener, libpq_dsn
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.dispatch.router import router as dispatch_router
@@ -106,7 +107,13 @@ def create_app(
                 pusher=build_pusher(settings, http),
             )
             worker.start_in_background()
+        listener = None
+        if engine.dialect.name == "postgresql":
+            listener = Listener(libpq_dsn(engine.url))
+            listener.start()
         yield
+        if listener is not None:
+            listener.stop()
         if worker is not None:
             worker.stop()
         http.close()

@@ -16,7 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from app.accounts.models import GrantedRole, RoleGrant, User
-from app.common.refcache import PRINCIPALS, cached, watch
+from app.common.refcache import cached
 from app.regions.scope import RegionScope
 from app.sites.models import Site
 from app.teams.models import MemberRole, TeamMember
@@ -122,8 +122,6 @@ class Principal:
             roles.append("integrator")
         return roles
 
-
-watch(User, Volunteer, RoleGrant, TeamMember, Site, into=PRINCIPALS)
 
 # Built once: every request signs in, and building a statement costs more than running it.
 # Plain columns, no ORM rows: one row per grant (or one with no grant).

@@ -2,13 +2,15 @@
 process: service categories, the region tree and its sites (placing an order), and who a caller
 is (`app.auth.principal`: every signed-in request), a team's home region (every record).
 
-An entry lives at most `ttl` seconds: a change made by another process shows within that time.
-A change made by any session of this process drops the entries at once: the module that caches
-rows names their models to `watch`, and a flush that writes one of them, or an ORM-level
-`insert`/`update`/`delete` on their tables, moves that group's generation counter. It moves
-again when the writing transaction ends, so that an entry loaded by another request while the
-change was flushed but not yet committed (and so still showing the old row) is dropped too.
-Entries are plain snapshots, never ORM rows, so they cannot leak from one session into another.
+Each cache has a `Generation`, which names the tables its entries are read from. A flush that
+writes one of them, or an ORM-level `insert`/`update`/`delete` on one, moves the counter, and the
+entries filled before are dropped at once. It moves again when the writing transaction ends, so
+that an entry loaded by another request while the change was flushed but not yet committed (and
+so still showing the old row) is dropped too. On PostgreSQL the writing transaction also tells
+the other processes (`announce`; `refcache_notify.Listener` hears it after the commit). An entry
+lives at most `ttl` seconds whatever happens: the backstop for a change no hook saw (a statement
+on the raw connection, another program). Entries are plain snapshots, never ORM rows, so they
+cannot leak from one session into another.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import Table, event
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
@@ -28,13 +30,17 @@ _PENDING = "refcache_pending"  # session.info: the generations its open transact
 
 
 class Generation:
-    """A counter that every entry filled under it compares against."""
+    """A counter that every entry filled under it compares against, and the tables whose
+    writes move it. The tables are named here, not by the modules that cache: every process
+    that writes them (web, worker, commands) must move the counter and tell the others
+    (`announce`), whichever modules it imported."""
 
     _all: ClassVar[list[Generation]] = []
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *tables: str) -> None:
         self.name = name
+        self.tables = frozenset(tables)
         self.value = 0
         Generation._all.append(self)
 
@@ -42,10 +48,20 @@ class Generation:
         with Generation._lock:
             self.value += 1
 
+    @classmethod
+    def all(cls) -> list[Generation]:
+        return list(cls._all)
 
-REFERENCE = Generation("reference")
-PRINCIPALS = Generation("principals")
-TEAMS = Generation("teams")  # a team's home region (every service record reads it)
+
+# Category rules, the sites map, the points policy, star thresholds (`orders/reference.py`,
+# `points/service.py`, `scoring/star_thresholds.py`).
+REFERENCE = Generation(
+    "reference", "category", "region", "site", "points_policy", "star_thresholds"
+)
+# Who a caller is (`auth/principal.py`): account, volunteer profile, grants, memberships, sites.
+PRINCIPALS = Generation("principals", "app_user", "volunteer", "role_grant", "team_member", "site")
+# A team's home region (`records/entry.py`: every service record reads it).
+TEAMS = Generation("teams", "team")
 
 
 def invalidate_all() -> None:
@@ -54,27 +70,46 @@ def invalidate_all() -> None:
         generation.bump()
 
 
-def _moved(session: Session, generation: Generation) -> None:
-    generation.bump()
-    session.info.setdefault(_PENDING, set()).add(generation)
+CHANNEL = "diandan_refcache"
 
 
-def watch(*models: type[Any], into: Generation = REFERENCE) -> None:
-    """Drop the entries of `into` whenever this process writes a row of one of `models`."""
-    tables: set[Table] = {model.__table__ for model in models}
+def announce(connection: Connection, generation: Generation) -> None:
+    """Tell the other web processes that `generation` moved, when this transaction commits
+    (PostgreSQL only; `refcache_notify.Listener` hears it). PostgreSQL folds identical
+    notifications of one transaction into one."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            "SELECT pg_notify(%(channel)s, %(name)s)", {"channel": CHANNEL, "name": generation.name}
+        )
 
-    @event.listens_for(Session, "after_flush")
-    def _on_flush(session: Session, _context: Any) -> None:
-        for rows in (session.new, session.dirty, session.deleted):
-            if any(isinstance(row, models) for row in rows):
-                _moved(session, into)
-                return
 
-    @event.listens_for(Session, "do_orm_execute")
-    def _on_execute(state: ORMExecuteState) -> None:
-        writes = state.is_insert or state.is_update or state.is_delete
-        if writes and getattr(state.statement, "table", None) in tables:
-            _moved(state.session, into)  # type: ignore[arg-type]
+def _moved(session: Session, written: set[str]) -> None:
+    for generation in Generation._all:
+        if generation.tables.isdisjoint(written):
+            continue
+        generation.bump()
+        pending: set[Generation] = session.info.setdefault(_PENDING, set())
+        if generation not in pending:
+            pending.add(generation)
+            announce(session.connection(), generation)
+
+
+@event.listens_for(Session, "after_flush")
+def _on_flush(session: Session, _context: Any) -> None:
+    written = {
+        getattr(row, "__tablename__", "")
+        for rows in (session.new, session.dirty, session.deleted)
+        for row in rows
+    }
+    _moved(session, written)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    """An ORM-level `insert`/`update`/`delete` statement, which no flush reports."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        _moved(state.session, {getattr(table, "name", "")})  # type: ignore[arg-type]
 
 
 def _on_end(session: Session, *_: Any) -> None:

@@ -12,14 +12,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from app.catalog.models import Category
-from app.common.refcache import cached, watch
+from app.common.refcache import cached
 from app.errors import Invalid, NotFound
 from app.regions.codes import ancestors
 from app.regions.models import Region
 from app.regions.queries import check_code
 from app.sites.models import Site
-
-watch(Category, Region, Site)
 
 
 @dataclass(frozen=True)

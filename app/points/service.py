@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from app.common.clock import utcnow
 from app.common.ids import new_id
-from app.common.refcache import cached, watch
+from app.common.refcache import cached
 from app.common.together import Add, Write
 from app.errors import Conflict
 from app.points.models import PointsBalance, PointsEntry, PointsKind, PointsPolicy
@@ -64,9 +64,6 @@ class EarningRules:
 _EARNING = sa_select(col(PointsPolicy.points_per_hour), col(PointsPolicy.category_weights)).where(
     col(PointsPolicy.id) == 1
 )
-
-
-watch(PointsPolicy)
 
 
 def earning_rules(session: Session) -> EarningRules:

@@ -16,7 +16,7 @@ from app.audit.service import record as audit
 from app.auth.principal import Principal
 from app.catalog.service import category_exists
 from app.common.clock import utcnow
-from app.common.refcache import TEAMS, cached, watch
+from app.common.refcache import cached
 from app.config import Settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.records.ledger import Correction, RecordDraft, amend, land_records
@@ -46,21 +46,17 @@ class TeamRef(NamedTuple):
 _TEAM_REF = sa_select(col(Team.id), col(Team.region_code)).where(col(Team.id) == bindparam("id"))
 
 
-watch(Team, into=TEAMS)
-
-
 def _team_ref(session: Session, team_id: uuid.UUID) -> TeamRef:
     """What entering a record needs of the team, without loading the row (`get_team`);
     remembered for a few seconds (`refcache`)."""
 
-    def load() -> TeamRef | None:
+    def load() -> TeamRef:
         row = session.connection().execute(_TEAM_REF, {"id": team_id}).first()
-        return None if row is None else TeamRef(row[0], row[1])
+        if row is None:  # raised, not remembered: the team may be created a moment later
+            raise NotFound("未找到该服务队 / no such team", code="team_not_found")
+        return TeamRef(row[0], row[1])
 
-    team = cached(session, team_id, load, cache="team_cache")
-    if team is None:
-        raise NotFound("未找到该服务队 / no such team", code="team_not_found")
-    return team
+    return cached(session, team_id, load, cache="team_cache")
 
 
 def may_record_for(caller: Principal, team: Team | TeamRef) -> bool:

@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.common.clock import utcnow
-from app.common.refcache import cached, watch
+from app.common.refcache import cached
 from app.config import Settings
 from app.errors import Forbidden, Invalid, NotFound
 from app.regions.codes import RegionLevel, ancestors, in_subtree, level_of
@@ -35,9 +35,6 @@ def _all(session: Session) -> dict[str, tuple[int, ...]]:
     """Every region's own thresholds (a row per region that set them: a short table)."""
     rows = session.connection().execute(_ALL).all()
     return {code: tuple(hours) for code, hours in rows}
-
-
-watch(StarThresholds)
 
 
 def effective(session: Session, settings: Settings, region_code: str | None) -> Effective:

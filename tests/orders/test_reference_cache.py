@@ -136,3 +136,12 @@ def _review_site(db: Session, order_id: str) -> uuid.UUID:
     order = db.get(Order, uuid.UUID(order_id))
     assert order is not None
     return order.review_site_id
+
+
+def test_every_table_a_cache_depends_on_exists() -> None:
+    import app.models  # noqa: F401  (every table)
+    from app.common.refcache import Generation
+    from app.db import metadata
+
+    for generation in Generation.all():
+        assert generation.tables <= set(metadata.tables), generation.name
