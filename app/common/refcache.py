@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, inspect
 from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
@@ -94,13 +94,24 @@ def _moved(session: Session, written: set[str]) -> None:
             announce(session.connection(), generation)
 
 
+# Columns no cache reads that change often: a sign-in stamps `last_login_at`, and that must not
+# drop every remembered principal of every process.
+_IGNORED = {"app_user": frozenset({"last_login_at"})}
+
+
+def _changed(row: Any, ignored: frozenset[str]) -> bool:
+    state = inspect(row)
+    return any(a.key not in ignored and a.history.has_changes() for a in state.attrs)
+
+
 @event.listens_for(Session, "after_flush")
 def _on_flush(session: Session, _context: Any) -> None:
-    written = {
-        getattr(row, "__tablename__", "")
-        for rows in (session.new, session.dirty, session.deleted)
-        for row in rows
-    }
+    written = {getattr(row, "__tablename__", "") for rows in (session.new, session.deleted)
+               for row in rows}  # fmt: skip
+    for row in session.dirty:
+        name = getattr(row, "__tablename__", "")
+        if name not in written and (name not in _IGNORED or _changed(row, _IGNORED[name])):
+            written.add(name)
     _moved(session, written)
 
 

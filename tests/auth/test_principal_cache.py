@@ -14,7 +14,7 @@ from app.accounts.models import GrantedRole, User
 from app.auth.principal import load_principal_by_id
 from app.common.refcache import PRINCIPALS, invalidate_all
 from app.teams.models import MemberRole, TeamMember
-from tests.factories import Factory
+from tests.factories import PASSWORD, Factory
 
 API = "/api/v1"
 
@@ -99,3 +99,17 @@ def test_the_remembered_principal_cannot_be_changed_by_a_request(
     assert principal is not None
     with pytest.raises(FrozenInstanceError):
         principal.platform_admin = True  # type: ignore[misc]
+
+
+def test_a_sign_in_leaves_the_remembered_principals_but_a_new_name_drops_them(
+    client: TestClient, make: Factory, db: Session
+) -> None:
+    """Signing in stamps `last_login_at`, which nothing cached depends on."""
+    user = make.user("cached6")
+    before = PRINCIPALS.value
+    signed_in = client.post(f"{API}/auth/token", data={"username": "cached6", "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+    assert PRINCIPALS.value == before
+    user.display_name = "新名字"
+    db.flush()
+    assert PRINCIPALS.value > before
