@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.apikeys.models import ApiScope
 from app.apikeys.service import authenticate
 from app.apikeys.usage import note_use
-from app.auth.principal import Principal, load_principal_by_id
+from app.auth.principal import Principal, load_principal_by_id, remembered_principal
 from app.auth.security import read_access_token
 from app.common.clock import utcnow
 from app.common.crypto import SensitiveCodec
@@ -36,18 +39,39 @@ async def get_app_settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
 
 
-def get_principal(
+def _signed_in_user(
+    settings: Settings, credentials: HTTPAuthorizationCredentials | None
+) -> uuid.UUID:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("请先登录 / sign in first", code="not_authenticated")
+    return read_access_token(credentials.credentials, settings)
+
+
+def _active(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthorized("账号不可用 / the account is not active", code="inactive_account")
+    return principal
+
+
+def principal_from(
+    session: Session, settings: Settings, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """The signed-in caller, for dependencies that also accept other credentials."""
+    return _active(load_principal_by_id(session, _signed_in_user(settings, credentials)))
+
+
+async def get_principal(
     session: DbSession,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("请先登录 / sign in first", code="not_authenticated")
-    user_id = read_access_token(credentials.credentials, settings)
-    principal = load_principal_by_id(session, user_id)
-    if principal is None:
-        raise Unauthorized("账号不可用 / the account is not active", code="inactive_account")
-    return principal
+    """Async: most callers are remembered (`principal_cache_seconds`), and answering them needs
+    no thread; reading one from the database goes to the thread pool."""
+    user_id = _signed_in_user(settings, credentials)
+    remembered, principal = remembered_principal(session, user_id)
+    if remembered:
+        return _active(principal)
+    return _active(await run_in_threadpool(load_principal_by_id, session, user_id))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -100,7 +124,7 @@ def user_or_key(scope: ApiScope) -> Callable[..., Principal]:
     ) -> Principal:
         if api_key:
             return key_principal(request, session, api_key, scope)
-        return get_principal(session, settings, credentials)
+        return principal_from(session, settings, credentials)
 
     return dependency
 
@@ -124,7 +148,7 @@ def integration_caller(
         if api_key:
             needed = scope(request) if callable(scope) else scope
             return key_principal(request, session, api_key, needed)
-        principal = get_principal(session, settings, credentials)
+        principal = principal_from(session, settings, credentials)
         if admins == "platform":
             return require_platform_admin(principal)
         return require_admin(principal)

@@ -16,7 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from app.accounts.models import GrantedRole, RoleGrant, User
-from app.common.refcache import cached
+from app.common.refcache import cached, peek
 from app.regions.scope import RegionScope
 from app.sites.models import Site
 from app.teams.models import MemberRole, TeamMember
@@ -155,6 +155,19 @@ def load_principal(session: Session, user: User) -> Principal:
     """Roles, admin scope and teams of a user already loaded."""
     principal = load_principal_by_id(session, user.id)
     return principal if principal is not None else Principal(user=Account.of(user))
+
+
+_NOT_REMEMBERED = object()
+
+
+def remembered_principal(session: Session, user_id: uuid.UUID) -> tuple[bool, Principal | None]:
+    """Whether this process remembers the caller, and as whom (None: as inactive or unknown).
+    Reads nothing from the database."""
+    found = peek(session, user_id, cache="principal_cache", missing=_NOT_REMEMBERED)
+    if found is _NOT_REMEMBERED:
+        return False, None
+    assert found is None or isinstance(found, Principal)
+    return True, found
 
 
 def load_principal_by_id(session: Session, user_id: uuid.UUID) -> Principal | None:

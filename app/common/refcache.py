@@ -146,6 +146,13 @@ class ReferenceCache:
         self._clock = clock
         self._entries: dict[Hashable, tuple[int, float, Any]] = {}
 
+    def peek(self, key: Hashable, missing: object) -> object:
+        """The entry for `key` if it is still good, else `missing`; never loads."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == self.generation.value and self._clock() < entry[1]:
+            return entry[2]
+        return missing
+
     def get(self, key: Hashable, load: Callable[[], T]) -> T:
         generation, now = self.generation.value, self._clock()
         entry = self._entries.get(key)
@@ -169,3 +176,12 @@ def cached(
         return load()
     assert isinstance(found, ReferenceCache)
     return found.get(key, load)
+
+
+def peek(session: Session, key: Hashable, *, cache: str, missing: object) -> object:
+    """What `cached` would answer without loading, or `missing`."""
+    found = session.info.get(cache)
+    if found is None:
+        return missing
+    assert isinstance(found, ReferenceCache)
+    return found.peek(key, missing)

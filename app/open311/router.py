@@ -73,8 +73,8 @@ from app.auth.deps import (
     Codec,
     CurrentPrincipal,
     bearer_scheme,
-    get_principal,
     key_principal,
+    principal_from,
 )
 from app.auth.principal import Principal
 from app.catalog.models import Category
@@ -366,7 +366,7 @@ def _poster(
     `api_key` beside it keep working), else the API key with `orders:write`."""
     if credentials is None and presented:
         return key_principal(request, session, presented, ApiScope.ORDERS_WRITE)
-    return get_principal(session, settings, credentials)
+    return principal_from(session, settings, credentials)
 
 
 GEOREPORT_BODY = {
