@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -53,11 +53,16 @@ def _active(principal: Principal | None) -> Principal:
     return principal
 
 
-def principal_from(
+async def principal_from(
     session: Session, settings: Settings, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
-    """The signed-in caller, for dependencies that also accept other credentials."""
-    return _active(load_principal_by_id(session, _signed_in_user(settings, credentials)))
+    """The signed-in caller. Async: most callers are remembered (`principal_cache_seconds`),
+    and answering them needs no thread; reading one from the database goes to the thread pool."""
+    user_id = _signed_in_user(settings, credentials)
+    remembered, principal = remembered_principal(session, user_id)
+    if remembered:
+        return _active(principal)
+    return _active(await run_in_threadpool(load_principal_by_id, session, user_id))
 
 
 async def get_principal(
@@ -65,13 +70,7 @@ async def get_principal(
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
-    """Async: most callers are remembered (`principal_cache_seconds`), and answering them needs
-    no thread; reading one from the database goes to the thread pool."""
-    user_id = _signed_in_user(settings, credentials)
-    remembered, principal = remembered_principal(session, user_id)
-    if remembered:
-        return _active(principal)
-    return _active(await run_in_threadpool(load_principal_by_id, session, user_id))
+    return await principal_from(session, settings, credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -111,11 +110,11 @@ def key_principal(
     return principal
 
 
-def user_or_key(scope: ApiScope) -> Callable[..., Principal]:
+def user_or_key(scope: ApiScope) -> Callable[..., Awaitable[Principal]]:
     """For endpoints that people call and integrators may too: a Bearer sign-in, or an API key
     holding `scope` (acting as the key's account, within the key's region)."""
 
-    def dependency(
+    async def dependency(
         request: Request,
         session: DbSession,
         settings: AppSettings,
@@ -123,8 +122,8 @@ def user_or_key(scope: ApiScope) -> Callable[..., Principal]:
         api_key: Annotated[str | None, Depends(api_key_header)],
     ) -> Principal:
         if api_key:
-            return key_principal(request, session, api_key, scope)
-        return principal_from(session, settings, credentials)
+            return await run_in_threadpool(key_principal, request, session, api_key, scope)
+        return await principal_from(session, settings, credentials)
 
     return dependency
 
@@ -133,12 +132,12 @@ def integration_caller(
     scope: ApiScope | Callable[[Request], ApiScope],
     *,
     admins: Literal["any", "platform"] = "any",
-) -> Callable[..., Principal]:
+) -> Callable[..., Awaitable[Principal]]:
     """For endpoints that integrators call: an API key holding `scope` (limited to the key's
     region), or a signed-in admin (site admins within their region, or platform admins only).
     `scope` may be worked out from the request (an export names its kind in the path)."""
 
-    def dependency(
+    async def dependency(
         request: Request,
         session: DbSession,
         settings: AppSettings,
@@ -147,8 +146,8 @@ def integration_caller(
     ) -> Principal:
         if api_key:
             needed = scope(request) if callable(scope) else scope
-            return key_principal(request, session, api_key, needed)
-        principal = principal_from(session, settings, credentials)
+            return await run_in_threadpool(key_principal, request, session, api_key, needed)
+        principal = await principal_from(session, settings, credentials)
         if admins == "platform":
             return require_platform_admin(principal)
         return require_admin(principal)

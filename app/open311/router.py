@@ -64,6 +64,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from app.apikeys.models import ApiScope
@@ -355,7 +356,7 @@ async def _presented_key(request: Request) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _poster(
+async def _poster(
     request: Request,
     session: DbSession,
     settings: AppSettings,
@@ -365,8 +366,10 @@ def _poster(
     """Who posts: the signed-in caller when there is a Bearer token (clients that send a city's
     `api_key` beside it keep working), else the API key with `orders:write`."""
     if credentials is None and presented:
-        return key_principal(request, session, presented, ApiScope.ORDERS_WRITE)
-    return principal_from(session, settings, credentials)
+        return await run_in_threadpool(
+            key_principal, request, session, presented, ApiScope.ORDERS_WRITE
+        )
+    return await principal_from(session, settings, credentials)
 
 
 GEOREPORT_BODY = {
