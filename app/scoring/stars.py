@@ -165,6 +165,13 @@ def auto_grant(
     session.flush()
 
 
+# A volunteer's all-time total row (joined by the standings of one and of many volunteers).
+_ALL_TIME_TOTAL = and_(
+    col(VolunteerTotal.volunteer_id) == col(Volunteer.id),
+    col(VolunteerTotal.period_kind) == PeriodKind.ALL.value,
+    col(VolunteerTotal.period) == 0,
+)
+
 _GRANTED = (
     sa_select(col(StarGrant.level))
     .where(col(StarGrant.volunteer_id) == col(Volunteer.id))
@@ -188,11 +195,7 @@ def _standings_statement(auto_grant: bool, ids: Any = None) -> Any:
         )
         .outerjoin(
             VolunteerTotal,
-            and_(
-                col(VolunteerTotal.volunteer_id) == col(Volunteer.id),
-                col(VolunteerTotal.period_kind) == PeriodKind.ALL.value,
-                col(VolunteerTotal.period) == 0,
-            ),
+            _ALL_TIME_TOTAL,
         )
         .outerjoin(StarNotice, col(StarNotice.volunteer_id) == col(Volunteer.id))
         .where(ids)
@@ -271,11 +274,7 @@ def thresholds_changed(session: Session, settings: Settings, region_code: str) -
         sa_select(col(Volunteer.id), col(Volunteer.user_id), eligible, told, granted)
         .join(
             VolunteerTotal,
-            and_(
-                col(VolunteerTotal.volunteer_id) == col(Volunteer.id),
-                col(VolunteerTotal.period_kind) == PeriodKind.ALL.value,
-                col(VolunteerTotal.period) == 0,
-            ),
+            _ALL_TIME_TOTAL,
         )
         .outerjoin(StarNotice, col(StarNotice.volunteer_id) == col(Volunteer.id))
         .where(
