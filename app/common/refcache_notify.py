@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 import psycopg
+from sqlalchemy import URL
 
 from app.common import refcache
 from app.common.refcache import CHANNEL
@@ -68,6 +68,6 @@ def _moved(payload: str) -> None:
             generation.bump()
 
 
-def libpq_dsn(url: Any) -> str:
+def libpq_dsn(url: URL) -> str:
     """A SQLAlchemy URL of PostgreSQL as a libpq connection string."""
-    return str(url.set(drivername="postgresql").render_as_string(hide_password=False))
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
