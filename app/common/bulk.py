@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Table, any_, bindparam, insert
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.types import Uuid
 
 
@@ -28,30 +28,31 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
         connection.execute(insert(table), list(rows))
         return
     names = list(rows[0])
-    params: list[Any] = []
+    columns = [_column_values(table, name, rows, dialect) for name in names]
+    if all(c.same for c in columns):  # unnest needs one array to give the rows
+        columns[0] = columns[0]._replace(same=False)
+    constants: list[Any] = []
+    arrays: list[Any] = []
     sources, targets = [], []
-    for position, name in enumerate(names):
-        column = table.c[name]
-        sql_type = column.type.compile(dialect=dialect)
-        values = [row[name] for row in rows]
-        if isinstance(column.type, JSON):
-            # Sent as text[], each element cast back to the column's JSON type.
-            values = [None if v is None else json.dumps(v) for v in values]
-            array_type, targets_as = "TEXT[]", f"CAST(u.c{position} AS {sql_type})"
-        else:
-            process = column.type._cached_bind_processor(dialect)
-            if process is not None:
-                values = [process(v) for v in values]
-            array_type, targets_as = f"{sql_type}[]", f"u.c{position}"
+    for values, same, element_type, cast_to in columns:
+        if same:  # one value for every row (a mode, a status, the actor, the time): sent once
+            if values[0] is None:
+                targets.append(f"CAST(NULL AS {cast_to})")
+            else:
+                targets.append(f"CAST(CAST(%b AS {element_type}) AS {cast_to})")
+                constants.append(values[0])
+            continue
         if all(v is None for v in values):  # an all-NULL list has no element type to send
-            sources.append(f"array_fill(CAST(NULL AS {array_type[:-2]}), ARRAY[{len(values)}])")
+            sources.append(f"array_fill(CAST(NULL AS {element_type}), ARRAY[{len(values)}])")
         else:
             # %b: binary arrays, no quoting or escaping of each element.
-            sources.append(f"CAST(%b AS {array_type})")
-            params.append(values)
-        targets.append(targets_as)
+            sources.append(f"CAST(%b AS {element_type}[])")
+            arrays.append(values)
+        source = f"u.c{len(sources) - 1}"
+        targets.append(source if element_type == cast_to else f"CAST({source} AS {cast_to})")
+    params = constants + arrays  # in the order of their placeholders: the targets come first
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
-    aliases = ", ".join(f"c{i}" for i in range(len(names)))
+    aliases = ", ".join(f"c{i}" for i in range(len(sources)))
     # Names come from the table; values travel as parameters.
     statement = (
         f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({quoted}) "  # noqa: S608
@@ -64,6 +65,31 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
         cursor.execute(statement, params)
     finally:
         cursor.close()
+
+
+class _Column(NamedTuple):
+    values: list[Any]
+    same: bool  # every row holds the same value
+    element_type: str  # the type the values travel as
+    cast_to: str  # the column's type
+
+
+def _column_values(
+    table: Table, name: str, rows: Sequence[Mapping[str, Any]], dialect: Dialect
+) -> _Column:
+    column = table.c[name]
+    sql_type = column.type.compile(dialect=dialect)
+    values = [row[name] for row in rows]
+    first = values[0]
+    same = all(v == first for v in values)
+    if isinstance(column.type, JSON):
+        # Sent as text, each element cast back to the column's JSON type.
+        values = [None if v is None else json.dumps(v) for v in (values[:1] if same else values)]
+        return _Column(values, same, "TEXT", sql_type)
+    process = column.type._cached_bind_processor(dialect)
+    if process is not None:
+        values = [process(v) for v in (values[:1] if same else values)]
+    return _Column(values, same, sql_type, sql_type)
 
 
 def id_in(column: Any, ids: Collection[uuid.UUID], dialect: str) -> Any:
