@@ -19,6 +19,7 @@ from app.auth.router import router as auth_router
 from app.catalog.router import router as catalog_router
 from app.certificates.router import router as certificates_router
 from app.common.crypto import SensitiveCodec
+from app.common.heap import freeze_startup_heap
 from app.common.refcache_notify import Listener, libpq_dsn
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -111,6 +112,7 @@ def create_app(
         if engine.dialect.name == "postgresql":
             listener = Listener(libpq_dsn(engine.url))
             listener.start()
+        freeze_startup_heap()
         yield
         if listener is not None:
             listener.stop()
