@@ -112,19 +112,26 @@ def _together(
     """The statement in the driver's own parameter style, and the default values of the
     parameters that `before` compiled with (its literals)."""
     # Names from our own table metadata, never from input; the rows are bound parameters.
+    # Identifiers quoted only where PostgreSQL needs it: psycopg remembers the conversion of a
+    # statement's placeholders only for statements of at most 4,096 characters.
+    quote = _PG.identifier_preparer.quote
     parts = []
     for i, (model, keys, add) in enumerate(shape):
         table = _table(model)
-        name = f'"{table.name}"'
-        columns = ", ".join(f'"{table.c[key].name}"' for key in keys)
+        name = quote(table.name)
         after = f" WHERE (SELECT count(*) FROM w_{i - 1}) >= 0" if i else ""  # noqa: S608
+        if set(keys) == set(table.c.keys()):  # every column: the record type's own order
+            into, values = f"INSERT INTO {name} AS t", "*"
+        else:
+            columns = ", ".join(quote(table.c[key].name) for key in keys)
+            into, values = f"INSERT INTO {name} AS t ({columns})", columns
         sql = (
-            f"INSERT INTO {name} AS t ({columns}) SELECT {columns} "  # noqa: S608
-            f"FROM json_populate_recordset(NULL::{name}, CAST(%(rows_{i})s AS json)){after}"
+            f"{into} SELECT {values} "  # noqa: S608
+            f"FROM json_populate_recordset(NULL::{name}, %(rows_{i})s::json){after}"
         )
         if add is not None:
-            sets = [f'"{c}" = t."{c}" + EXCLUDED."{c}"' for c in add.added]
-            sets += [f'"{c}" = EXCLUDED."{c}"' for c in add.replaced]
+            sets = [f"{quote(c)} = t.{quote(c)} + EXCLUDED.{quote(c)}" for c in add.added]
+            sets += [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in add.replaced]
             sql += f" ON CONFLICT ({', '.join(add.keys)}) DO UPDATE SET {', '.join(sets)}"
         parts.append(f"w_{i} AS ({sql} RETURNING 1)")
     if before is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -10,9 +11,12 @@ from typing import Any
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlmodel import Session
 
+from app.auth.security import read_access_token
 from app.config import Settings
+from app.errors import Unauthorized
 from tests.auth.conftest import bearer, me, problem
 from tests.factories import PASSWORD, Factory
 
@@ -235,3 +239,27 @@ def test_token_for_a_user_that_does_not_exist_is_401(
     token = sign(claims_for(uuid.uuid4(), settings), settings)
 
     problem(client.get("/api/v1/me", headers=bearer(token)), 401, "inactive_account")
+
+
+def test_a_remembered_token_is_refused_once_it_expires(
+    client: TestClient, make: Factory, settings: Settings
+) -> None:
+    """Verified tokens are remembered (`security._VERIFIED`), never past their `exp`."""
+    user = make.user("brief")
+    expires = int(time.time()) + 2
+    token = sign(claims_for(user.id, settings, exp=expires), settings)
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200  # remembered
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    problem(client.get("/api/v1/me", headers=bearer(token)), 401, "invalid_token")
+
+
+def test_a_token_remembered_under_one_key_is_refused_under_another(
+    client: TestClient, make: Factory, settings: Settings
+) -> None:
+    user = make.user("keyed")
+    token = sign(claims_for(user.id, settings), settings)
+    assert read_access_token(token, settings) == user.id
+    rotated = settings.model_copy(update={"secret_key": SecretStr("r" * 64)})
+    with pytest.raises(Unauthorized):
+        read_access_token(token, rotated)
