@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Table, insert, inspect
+from sqlalchemy import Index, Insert, Table, insert, inspect, text
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel
 
@@ -43,3 +43,10 @@ def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, An
     """Insert plain rows with one Core statement (nothing to attach: nobody reads them back)."""
     if rows:
         session.connection().execute(_insert_for(model), rows[0] if len(rows) == 1 else rows)
+
+
+def partial_index(name: str, *columns: str, unique: bool = True) -> Index:
+    """An index of the rows whose first column has a value: the key of an optional column,
+    whose NULLs never conflict and are never looked up, so that rows without it cost no entry."""
+    where = text(f"{columns[0]} IS NOT NULL")
+    return Index(name, *columns, unique=unique, postgresql_where=where, sqlite_where=where)

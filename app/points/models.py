@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from app.common.clock import utcnow
 from app.common.ids import new_id
+from app.common.orm import partial_index
 from app.common.types import UTCDateTime
 
 
@@ -39,7 +40,9 @@ class PointsEntry(SQLModel, table=True):
     __tablename__ = "points_entry"
     __table_args__ = (
         UniqueConstraint("record_id", "kind"),
-        UniqueConstraint("order_id", "volunteer_id", "kind"),
+        partial_index(
+            "uq_points_entry_order_id_volunteer_id_kind", "order_id", "volunteer_id", "kind"
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

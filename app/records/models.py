@@ -6,11 +6,12 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
 from app.common.clock import utcnow
 from app.common.ids import new_id
+from app.common.orm import partial_index as _partial
 from app.common.types import UTCDateTime
 
 
@@ -33,8 +34,12 @@ class ServiceRecord(SQLModel, table=True):
 
     __tablename__ = "service_record"
     __table_args__ = (
-        UniqueConstraint("order_id", "volunteer_id"),
-        UniqueConstraint("activity_id", "volunteer_id"),
+        # One record per volunteer per order, per activity and per imported key; the keys of
+        # optional columns index only the rows that have a value (a manual record has none).
+        _partial("uq_service_record_order_id_volunteer_id", "order_id", "volunteer_id"),
+        _partial("uq_service_record_activity_id_volunteer_id", "activity_id", "volunteer_id"),
+        _partial("uq_service_record_external_ref", "external_ref"),
+        _partial("ix_service_record_amends_id", "amends_id", unique=False),
         # A volunteer's records by day: the daily limit, their list, and their lookups.
         Index("ix_service_record_volunteer_day", "volunteer_id", "service_date"),
     )
@@ -57,10 +62,10 @@ class ServiceRecord(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # An amendment names the record it corrects and why; its `minutes` is the change (negative
     # to reduce), so that every total is the plain sum of the ledger.
-    amends_id: uuid.UUID | None = Field(default=None, foreign_key="service_record.id", index=True)
+    amends_id: uuid.UUID | None = Field(default=None, foreign_key="service_record.id")
     reason: str = Field(default="", max_length=500)
     # An imported record's key in the system it came from: importing it again changes nothing.
-    external_ref: str | None = Field(default=None, max_length=64, unique=True)
+    external_ref: str | None = Field(default=None, max_length=64)
 
 
 class CorrectionStatus(StrEnum):

@@ -6,6 +6,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String, text
 from sqlmodel import Field, SQLModel
 
 from app.common.clock import utcnow
+from app.common.orm import partial_index
 from app.common.types import UTCDateTime
 
 # What the feed reports on, and how.
@@ -23,6 +24,7 @@ class ChangeEvent(SQLModel, table=True):
 
     __tablename__ = "change_event"
     __table_args__ = (
+        partial_index("uq_change_event_seq", "seq"),  # given after commit (see above)
         Index(
             "ix_change_event_unsequenced",
             "id",
@@ -36,7 +38,7 @@ class ChangeEvent(SQLModel, table=True):
         primary_key=True,
         sa_type=BigInteger().with_variant(Integer(), "sqlite"),  # rowid on SQLite
     )
-    seq: int | None = Field(default=None, unique=True, sa_type=BigInteger)
+    seq: int | None = Field(default=None, sa_type=BigInteger)
     entity: str = Field(sa_type=String(20))
     entity_id: str = Field(max_length=36)
     op: str = Field(sa_type=String(8))
