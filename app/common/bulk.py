@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Table, any_, bindparam, insert
@@ -90,6 +91,18 @@ def _column_values(
     if process is not None:
         values = [process(v) for v in (values[:1] if same else values)]
     return _Column(values, same, sql_type, sql_type)
+
+
+@contextmanager
+def pipelined(connection: Connection) -> Iterator[None]:
+    """On PostgreSQL, statements executed inside go out without waiting for each one's result
+    (the driver's pipeline mode), so that the database works on one while Python prepares the
+    next; an error surfaces by the end of the block at the latest. Elsewhere, nothing changes."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    with connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+        yield
 
 
 def id_in(column: Any, ids: Collection[uuid.UUID], dialect: str) -> Any:

@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 
 from app.auth.principal import Principal
 from app.catalog.models import Category
-from app.common.bulk import any_of, id_in, insert_rows
+from app.common.bulk import any_of, id_in, insert_rows, pipelined
 from app.common.clock import utcnow
 from app.common.ids import new_id
 from app.config import Settings
@@ -262,7 +262,7 @@ def _offer_in_bulk(
     by_id = {o.id: o for o in orders}
     categories = {by_id[order_id].category_code for order_id in outcome.assigned}
     accept_hours = dict(
-        session.execute(
+        connection.execute(
             sa_select(col(Category.code), col(Category.accept_hours)).where(
                 col(Category.code).in_(categories)
             )
@@ -289,13 +289,9 @@ def _offer_in_bulk(
         .returning(col(Order.id), col(Order.last_event_seq))
     ).all()
     seqs: dict[uuid.UUID, int] = {order_id: seq for order_id, seq in moved}
-    # The moves and their events bypass the ORM: report the moved orders to the feed.
-    report_core_rows(
-        session, Order, {order_id: by_id[order_id].region_code for order_id in seqs}, fields=MOVED
-    )
     chosen = {outcome.assigned[order_id] for order_id in seqs}
     leaders: dict[uuid.UUID, uuid.UUID] = dict(
-        session.execute(
+        connection.execute(
             sa_select(col(TeamMember.team_id), col(Volunteer.user_id))
             .join(Volunteer, col(Volunteer.id) == col(TeamMember.volunteer_id))
             .where(
@@ -304,15 +300,20 @@ def _offer_in_bulk(
             )
         ).all()
     )
-    offers, events, messages = [], [], []
     expires_at = expires.isoformat()
-    for order_id, seq in seqs.items():
-        order, team_id = by_id[order_id], outcome.assigned[order_id]
-        offers.append(
+    # Each table's rows go out as soon as they are built: the database writes one while these
+    # lines build the next.
+    with pipelined(connection):
+        # The moves and their events bypass the ORM: report the moved orders to the feed.
+        report_core_rows(
+            session, Order, {order_id: by_id[order_id].region_code for order_id in seqs},
+            fields=MOVED,
+        )  # fmt: skip
+        offers = [
             {
                 "id": new_id(),
                 "order_id": order_id,
-                "team_id": team_id,
+                "team_id": outcome.assigned[order_id],
                 "mode": DispatchMode.AUTO.value,
                 "rank": 1,
                 "status": OfferStatus.PENDING.value,
@@ -320,8 +321,10 @@ def _offer_in_bulk(
                 "offered_at": now,
                 "expires_at": expires,
             }
-        )
-        events.append(
+            for order_id in seqs
+        ]
+        insert_rows(connection, Offer.__table__, offers)  # type: ignore[attr-defined]
+        events = [
             {
                 "id": new_id(),
                 "order_id": order_id,
@@ -331,7 +334,7 @@ def _offer_in_bulk(
                 "to_status": OrderStatus.DISPATCHING.value,
                 "actor_id": actor.id,
                 # The role reads only the order's requester, team and region.
-                "actor_role": actor_role(actor, cast(Order, order)),
+                "actor_role": actor_role(actor, cast(Order, by_id[order_id])),
                 "reason": None,
                 "at": now,
                 "data": {
@@ -341,30 +344,30 @@ def _offer_in_bulk(
                     "expires_at": expires_at,
                 },
             }
-        )
-        if team_id in leaders:
-            messages.append(
-                {
-                    "id": new_id(),
-                    "topic": "offer.created",
-                    "recipient_user_id": leaders[team_id],
-                    "payload": {
-                        "order_id": str(order_id),
-                        "title": order.title,
-                        "expires_at": expires_at,
-                    },
-                    "status": OutboxStatus.PENDING.value,
-                    "attempts": 0,
-                    "available_at": now,
-                    "created_at": now,
-                }
-            )
-    for table, rows in (
-        (Offer.__table__, offers),  # type: ignore[attr-defined]
-        (OrderEvent.__table__, events),  # type: ignore[attr-defined]
-        (OutboxMessage.__table__, messages),  # type: ignore[attr-defined]
-    ):
-        insert_rows(connection, table, rows)
+            for order_id, seq in seqs.items()
+            for team_id in (outcome.assigned[order_id],)
+        ]
+        insert_rows(connection, OrderEvent.__table__, events)  # type: ignore[attr-defined]
+        messages = [
+            {
+                "id": new_id(),
+                "topic": "offer.created",
+                "recipient_user_id": leaders[team_id],
+                "payload": {
+                    "order_id": str(order_id),
+                    "title": by_id[order_id].title,
+                    "expires_at": expires_at,
+                },
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+                "available_at": now,
+                "created_at": now,
+            }
+            for order_id in seqs
+            for team_id in (outcome.assigned[order_id],)
+            if team_id in leaders
+        ]
+        insert_rows(connection, OutboxMessage.__table__, messages)  # type: ignore[attr-defined]
     unmoved = [order_id for order_id in outcome.assigned if order_id not in seqs]
     for order_id in unmoved:  # moved by someone else meanwhile: not this batch's to offer
         outcome.assigned.pop(order_id)

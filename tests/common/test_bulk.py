@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import Connection, select
 
-from app.common.bulk import insert_rows
+from app.common.bulk import insert_rows, pipelined
 from app.sync.models import ChangeEvent
 
 TABLE = ChangeEvent.__table__  # type: ignore[attr-defined]
@@ -63,3 +64,25 @@ def test_a_column_null_in_some_rows_keeps_its_values(connection: Connection) -> 
     ]  # fmt: skip
     insert_rows(connection, TABLE, rows)
     assert [r[3] for r in _stored(connection)] == ["140100000000", None, "140100000000", None]
+
+
+def test_pipelined_writes_all_land(connection: Connection) -> None:
+    with pipelined(connection):
+        for name in ("first", "second", "third"):
+            insert_rows(connection, TABLE, [_change(f"{name}-{i}") for i in range(3)])
+    assert len(_stored(connection)) == 9
+
+
+def test_an_error_inside_a_pipeline_surfaces_by_its_end(connection: Connection) -> None:
+    def clash_then_more() -> None:
+        with pipelined(connection):
+            insert_rows(connection, TABLE, [_change("a") | {"seq": 7}, _change("b") | {"seq": 7}])
+            insert_rows(connection, TABLE, [_change("c")])
+
+    with pytest.raises(Exception, match=r"uq_change_event_seq|UNIQUE"):
+        clash_then_more()
+
+
+def _change(entity_id: str) -> dict[str, Any]:
+    return {"entity": "bulk_test", "entity_id": entity_id, "op": "update", "region_code": None,
+            "fields": [], "changed_at": AT}  # fmt: skip
