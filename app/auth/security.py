@@ -47,7 +47,7 @@ def issue_access_token(user_id: uuid.UUID, settings: Settings) -> tuple[str, int
 # Tokens whose signature and claims were verified, with their expiry: a phone sends the same
 # token with every request, and verifying it again cost more than the rest of authentication.
 # Keyed by the verifying settings too (a token is good only under the key that signed it).
-_VERIFIED: dict[tuple[str, str, str, str], tuple[uuid.UUID, float]] = {}
+_VERIFIED: dict[tuple[str, str, str, str], tuple[uuid.UUID, int]] = {}
 _VERIFIED_MAX = 10_000
 
 
@@ -72,5 +72,5 @@ def read_access_token(token: str, settings: Settings) -> uuid.UUID:
         ) from None
     if len(_VERIFIED) >= _VERIFIED_MAX:
         _VERIFIED.clear()
-    _VERIFIED[key] = (user_id, float(claims["exp"]))
+    _VERIFIED[key] = (user_id, int(claims["exp"]))  # PyJWT compares int(exp)
     return user_id

@@ -14,9 +14,11 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
+import psycopg
 from sqlalchemy import JSON, Table, any_, bindparam, insert
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import Uuid
 
 
@@ -78,31 +80,39 @@ class _Column(NamedTuple):
 def _column_values(
     table: Table, name: str, rows: Sequence[Mapping[str, Any]], dialect: Dialect
 ) -> _Column:
+    """Every row's value, as sent; `same` where they are one value (as sent: `True` and `1`, or
+    two key orders of one JSON object, compare equal in Python yet are sent apart)."""
     column = table.c[name]
     sql_type = column.type.compile(dialect=dialect)
     values = [row[name] for row in rows]
-    first = values[0]
-    same = all(v == first for v in values)
     if isinstance(column.type, JSON):
         # Sent as text, each element cast back to the column's JSON type.
-        values = [None if v is None else json.dumps(v) for v in (values[:1] if same else values)]
-        return _Column(values, same, "TEXT", sql_type)
-    process = column.type._cached_bind_processor(dialect)
-    if process is not None:
-        values = [process(v) for v in (values[:1] if same else values)]
-    return _Column(values, same, sql_type, sql_type)
+        values = [None if v is None else json.dumps(v) for v in values]
+        element_type = "TEXT"
+    else:
+        process = column.type._cached_bind_processor(dialect)
+        if process is not None:
+            values = [process(v) for v in values]
+        element_type = sql_type
+    first, kind = values[0], type(values[0])
+    same = all(type(v) is kind and v == first for v in values)
+    return _Column(values, same, element_type, sql_type)
 
 
 @contextmanager
 def pipelined(connection: Connection) -> Iterator[None]:
     """On PostgreSQL, statements executed inside go out without waiting for each one's result
     (the driver's pipeline mode), so that the database works on one while Python prepares the
-    next; an error surfaces by the end of the block at the latest. Elsewhere, nothing changes."""
+    next; an error surfaces by the end of the block at the latest. Only statements whose results
+    nobody reads belong inside (`insert_rows`). Elsewhere, nothing changes."""
     if connection.dialect.name != "postgresql":
         yield
         return
-    with connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
-        yield
+    try:
+        with connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
+            yield
+    except psycopg.Error as error:  # as SQLAlchemy would raise it (IntegrityError → 409)
+        raise DBAPIError.instance(None, None, error, psycopg.Error) from error
 
 
 def id_in(column: Any, ids: Collection[uuid.UUID], dialect: str) -> Any:

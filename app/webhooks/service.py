@@ -6,7 +6,7 @@ import random
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, delete, select
 
@@ -118,7 +118,7 @@ def subscribe(
     secret = signing.new_secret()
     # Start at the feed's end: a new subscriber hears of changes from now on.
     sequence_pending(session)
-    head = session.exec(select(col(ChangeEvent.seq)).order_by(col(ChangeEvent.seq).desc())).first()
+    head = session.exec(select(func.max(col(ChangeEvent.seq)))).one()  # unsequenced rows are NULL
     subscription = WebhookSubscription(
         url=data.url,
         description=data.description,

@@ -86,3 +86,16 @@ def test_an_error_inside_a_pipeline_surfaces_by_its_end(connection: Connection) 
 def _change(entity_id: str) -> dict[str, Any]:
     return {"entity": "bulk_test", "entity_id": entity_id, "op": "update", "region_code": None,
             "fields": [], "changed_at": AT}  # fmt: skip
+
+
+def test_alike_rows_whose_first_column_is_json_are_all_inserted(connection: Connection) -> None:
+    row = {"fields": ["status"], "changed_at": AT, "entity": "bulk_test", "entity_id": "j",
+           "op": "update"}  # fmt: skip
+    insert_rows(connection, TABLE, [dict(row) for _ in range(4)])
+    assert len(_stored(connection)) == 4
+
+
+def test_values_python_calls_equal_but_json_tells_apart_stay_apart(connection: Connection) -> None:
+    rows = [_change("t") | {"fields": {"on": True}}, _change("o") | {"fields": {"on": 1}}]
+    insert_rows(connection, TABLE, rows)
+    assert [r[4] for r in _stored(connection)] == [{"on": True}, {"on": 1}]
