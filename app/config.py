@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     jwt_audience: str = "diandan-api"
     access_token_minutes: int = 12 * 60
 
+    # Password sign-in: this many wrong passwords for one username within the window, and the
+    # username is refused (429) until the oldest of them is older than the window.
+    login_max_failures: int = 10
+    login_lockout_minutes: int = 15
+
     sms_code_ttl_seconds: int = 300
     sms_code_resend_seconds: int = 60
     sms_code_max_attempts: int = 5

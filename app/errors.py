@@ -100,6 +100,8 @@ def problem_response(
         title=title, status=status, code=code, detail=detail, instance=request.url.path, **extra
     )
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429 and "retry_after_seconds" in extra:
+        headers = {"Retry-After": str(extra["retry_after_seconds"])}
     return JSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status,

@@ -64,3 +64,16 @@ class SmsCode(SQLModel, table=True):
     attempts: int = 0
     consumed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A wrong password given for a username, known or not (so that a refusal tells nothing of
+    which names exist). Enough of them within `DIANDAN_LOGIN_LOCKOUT_MINUTES` and the username
+    is refused until the oldest ages out; a successful sign-in clears them."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_username_hash_at", "username_hash", "at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    username_hash: str = Field(max_length=64)  # SHA-256 of the name as typed: any length, no copy
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import math
 import secrets
 import uuid
 from datetime import timedelta
 from typing import TypedDict
 
-from sqlalchemy import func, text, update
+from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, col, select
 
-from app.accounts.models import GrantedRole, RoleGrant, SmsCode, User
+from app.accounts.models import GrantedRole, LoginFailure, RoleGrant, SmsCode, User
 from app.auth.security import hash_password, verify_password
 from app.common.clock import utcnow
 from app.common.crypto import SensitiveCodec
@@ -24,6 +26,7 @@ PHONE_CONTEXT = "phone"
 SMS_CODES_PER_HOUR = 5
 # First key of PostgreSQL advisory locks that serialise SMS code requests per phone number.
 _SMS_LOCK_NAMESPACE = 0x534D53  # "SMS"
+_LOGIN_LOCK_NAMESPACE = 0x4C4F47  # "LOG"
 
 
 class PhoneColumns(TypedDict):
@@ -47,13 +50,44 @@ def parse_phone(raw: str) -> str:
         raise Invalid(str(exc), code="invalid_phone") from None
 
 
-def authenticate_password(*, session: Session, username: str, password: str) -> User:
+def authenticate_password(
+    *, session: Session, settings: Settings, username: str, password: str
+) -> User | None:
+    """The user when the password is right; None when it is wrong (the failure is written: the
+    caller commits in both cases, then refuses). Refused outright (429) while the username has
+    `login_max_failures` failures within the lockout window."""
+    name_hash = hashlib.sha256(username.encode()).hexdigest()
+    if session.get_bind().dialect.name == "postgresql":
+        # Parallel guesses would all pass the count below (SQLite writers run one at a time).
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:name_hash))"),
+            {"namespace": _LOGIN_LOCK_NAMESPACE, "name_hash": name_hash},
+        )
+    now = utcnow()
+    window = timedelta(minutes=settings.login_lockout_minutes)
+    failures, oldest = session.exec(
+        select(func.count(), func.min(LoginFailure.at)).where(
+            LoginFailure.username_hash == name_hash, LoginFailure.at > now - window
+        )
+    ).one()
+    if failures >= settings.login_max_failures:
+        wait = max(1, math.ceil((oldest + window - now).total_seconds()))
+        raise TooManyRequests(
+            f"密码错误次数过多,请{math.ceil(wait / 60)}分钟后再试 / too many wrong passwords, "
+            f"try again in {wait} s",
+            code="too_many_login_failures",
+            retry_after_seconds=wait,
+        )
     user = session.exec(select(User).where(User.username == username)).first()
     if not verify_password(password, user.password_hash if user else None) or user is None:
-        raise Unauthorized("用户名或密码错误 / wrong username or password", code="bad_credentials")
+        session.add(LoginFailure(username_hash=name_hash, at=now))
+        session.flush()
+        return None
     if not user.is_active:
         raise Unauthorized("账号不可用 / the account is not active", code="inactive_account")
-    user.last_login_at = utcnow()
+    if failures:
+        session.execute(delete(LoginFailure).where(col(LoginFailure.username_hash) == name_hash))
+    user.last_login_at = now
     return user
 
 

@@ -18,6 +18,12 @@ from app.integrations.wechat import WeChatClient
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=PROBLEM_RESPONSES)
 
+LOCKED_OUT = {
+    **PROBLEM_RESPONSES[400],
+    "description": "Too many wrong passwords for this username lately (`too_many_login_failures`); "
+    "`Retry-After` says when to try again",
+}
+
 
 def _sms_sender(request: Request) -> SmsSender:
     sender: SmsSender | None = request.app.state.sms_sender
@@ -40,15 +46,19 @@ def _token_for(user: User, settings: Settings) -> TokenOut:
     return TokenOut(access_token=token, expires_in=expires_in)
 
 
-@router.post("/token", response_model=TokenOut)
+@router.post("/token", response_model=TokenOut, responses={429: LOCKED_OUT})
 def password_login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], session: DbSession, settings: AppSettings
 ) -> TokenOut:
-    """Sign in with a username and password (admins and every demo account)."""
+    """Sign in with a username and password (admins and every demo account). After
+    `DIANDAN_LOGIN_MAX_FAILURES` wrong passwords for a username within
+    `DIANDAN_LOGIN_LOCKOUT_MINUTES`, it is refused with 429 until the oldest of them ages out."""
     user = accounts.authenticate_password(
-        session=session, username=form.username, password=form.password
+        session=session, settings=settings, username=form.username, password=form.password
     )
-    session.commit()
+    session.commit()  # a wrong password is counted even though sign-in fails
+    if user is None:
+        raise Unauthorized("用户名或密码错误 / wrong username or password", code="bad_credentials")
     return _token_for(user, settings)
 
 

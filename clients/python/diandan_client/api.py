@@ -295,7 +295,9 @@ class Api(BaseClient):
     def password_login(self, *, body: m.Body_auth_password_login) -> m.TokenOut:
         """Password Login
 
-        Sign in with a username and password (admins and every demo account).
+        Sign in with a username and password (admins and every demo account). After
+        `DIANDAN_LOGIN_MAX_FAILURES` wrong passwords for a username within
+        `DIANDAN_LOGIN_LOCKOUT_MINUTES`, it is refused with 429 until the oldest of them ages out.
         """
         return cast("m.TokenOut", self._json("POST", "/api/v1/auth/token", data=body))
 
