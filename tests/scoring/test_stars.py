@@ -49,7 +49,11 @@ def _told(db: Session, topic: str) -> list[Any]:
     db.expire_all()
     return [
         m.payload["level"]
-        for m in db.exec(select(OutboxMessage).where(OutboxMessage.topic == topic)).all()
+        for m in db.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.topic == topic)
+            .order_by(col(OutboxMessage.created_at), col(OutboxMessage.id))  # ids are UUIDv7
+        ).all()
     ]
 
 
