@@ -80,6 +80,9 @@ def authenticate_password(
         )
     user = session.exec(select(User).where(User.username == username)).first()
     if not verify_password(password, user.password_hash if user else None) or user is None:
+        # Failures older than the window count for nobody: gone, so that names sprayed at
+        # random keep the table at what one window holds.
+        session.execute(delete(LoginFailure).where(col(LoginFailure.at) <= now - window))
         session.add(LoginFailure(username_hash=name_hash, at=now))
         session.flush()
         return None

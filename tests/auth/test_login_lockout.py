@@ -73,6 +73,21 @@ def test_the_lockout_ends_when_the_failures_age_out(
     assert login(client, "patient", PASSWORD).status_code == 200
 
 
+def test_failures_older_than_the_window_are_purged(
+    client: TestClient, settings: Settings, db: Session
+) -> None:
+    _fail(client, "sprayed-1", 2)
+    db.execute(
+        update(LoginFailure).values(
+            at=utcnow() - timedelta(minutes=settings.login_lockout_minutes, seconds=1)
+        )
+    )
+    db.flush()
+    _fail(client, "sprayed-2", 1)
+    db.expire_all()
+    assert len(db.exec(select(LoginFailure.id)).all()) == 1
+
+
 @pytest.mark.postgres
 def test_parallel_guesses_get_no_more_tries_than_serial_ones(
     live_app: FastAPI, fresh_postgres: Backend
