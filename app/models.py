@@ -22,10 +22,8 @@ from app.records.models import CorrectionRequest, ServiceRecord
 from app.regions.models import Region
 from app.scoring.models import (
     StarGrant,
-    TeamScoreTotal,
     TeamStats,
     TeamTotal,
-    VolunteerScoreTotal,
     VolunteerTotal,
 )
 from app.scoring.star_models import StarApplication, StarNotice, StarThresholds
@@ -71,13 +69,11 @@ __all__ = [
     "StarThresholds",
     "Team",
     "TeamMember",
-    "TeamScoreTotal",
     "TeamSpecialty",
     "TeamStats",
     "TeamTotal",
     "User",
     "Volunteer",
-    "VolunteerScoreTotal",
     "VolunteerTotal",
     "VolunteerTransfer",
     "WebhookDelivery",

@@ -8,11 +8,13 @@ use `fresh_postgres`, a new migrated database of their own.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
@@ -46,6 +48,18 @@ def alembic_config() -> Config:
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["configure_logging"] = False
     return config
+
+
+def load_migration(slug: str) -> ModuleType:
+    """A migration script as a module (`*_<slug>.py`), to run its parts on a test database."""
+    folder = alembic_config().get_main_option("script_location") or "migrations"
+    path = next(Path(folder, "versions").glob(f"*_{slug}.py"))
+    spec = importlib.util.spec_from_file_location(slug, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def migrate(engine: Engine, revision: str = "head", *, down: bool = False) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -26,6 +26,7 @@ from app.errors import Conflict
 from app.points.models import PointsBalance, PointsEntry, PointsKind, PointsPolicy
 from app.records.models import ServiceRecord
 from app.scoring import score_totals
+from app.scoring.totals import Tally
 
 _POLICY = sa_select(
     *(PointsPolicy.__table__.c[name] for name in PointsPolicy.model_fields)  # type: ignore[attr-defined]
@@ -164,12 +165,13 @@ _CREDIT = Add(("volunteer_id",), ("balance",))
 
 
 def earning_writes(
-    session: Session, records: Sequence[ServiceRecord], regions: Mapping[uuid.UUID, str]
+    session: Session, records: Sequence[ServiceRecord], tally: Tally
 ) -> list[Write] | None:
     """What `earn_for_records` writes for new records, for a caller that writes it together with
-    others (`write_together`): the balances, the entries and the score totals (`regions`: the
-    current regions of the records' volunteers and teams). None when a record would take points
-    away: that needs `earn_for_records`, which never takes more than the balance holds."""
+    others (`write_together`): the balances and the entries, returned, and the points totals,
+    added to `tally` (which the caller writes after them). None, and nothing added, when a
+    record would take points away: that needs `earn_for_records`, which never takes more than
+    the balance holds."""
     policy = earning_rules(session)
     now = utcnow()
     balances: dict[uuid.UUID, int] = defaultdict(int)
@@ -191,12 +193,9 @@ def earning_writes(
                 PointsEntry.model_construct(**values), record.service_date, record.team_id
             )
         )
+    score_totals.tally_record_points(tally, moved)
     credits = [{"volunteer_id": v, "balance": d} for v, d in sorted(balances.items(), key=str)]
-    return [
-        (PointsBalance, credits, _CREDIT),
-        (PointsEntry, entries, None),
-        *score_totals.record_points_writes(moved, regions),
-    ]
+    return [(PointsBalance, credits, _CREDIT), (PointsEntry, entries, None)]
 
 
 def five_star_bonus(session: Session, order_id: uuid.UUID) -> None:

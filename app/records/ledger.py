@@ -271,8 +271,11 @@ def _already_recorded(session: Session, drafts: Sequence[RecordDraft]) -> None:
             )
 
 
-def _check(session: Session, drafts: Sequence[RecordDraft], now: datetime) -> dict[uuid.UUID, str]:
-    """Refuse impossible records; returns each volunteer's region."""
+def _check(
+    session: Session, drafts: Sequence[RecordDraft], now: datetime, *, day_limit: bool = True
+) -> dict[uuid.UUID, str]:
+    """Refuse impossible records; returns each volunteer's region. `day_limit=False`: the
+    caller checks the day limit itself (`_within_day_limit`), after the locks."""
     seen: set[tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None, date]] = set()
     for d in drafts:
         if d.minutes <= 0:
@@ -296,13 +299,10 @@ def _check(session: Session, drafts: Sequence[RecordDraft], now: datetime) -> di
                 volunteer_id=str(d.volunteer_id),
             )
     _already_recorded(session, drafts)
-    day_totals = _day_minutes(session, {(d.volunteer_id, d.service_date) for d in drafts})
-    added: dict[tuple[uuid.UUID, date], int] = defaultdict(int)
+    if day_limit:
+        keys = {(d.volunteer_id, d.service_date) for d in drafts}
+        _within_day_limit(drafts, _day_minutes(session, keys))
     for i, d in enumerate(drafts):
-        key = (d.volunteer_id, d.service_date)
-        added[key] += d.minutes
-        if day_totals.get(key, 0) + added[key] > DAY_MINUTES:
-            raise _day_limit(d.volunteer_id, d.service_date)
         if (
             _overlaps(session, d.volunteer_id, d.started_at, d.ended_at)
             or any(
@@ -315,6 +315,19 @@ def _check(session: Session, drafts: Sequence[RecordDraft], now: datetime) -> di
         ):
             raise _overlap(d.volunteer_id)
     return {volunteer_id: region for volunteer_id, (_, region, _) in people.items()}
+
+
+def _within_day_limit(
+    drafts: Sequence[RecordDraft], day_totals: Mapping[tuple[uuid.UUID, date], int]
+) -> None:
+    """A volunteer's minutes on one day, those recorded before (`day_totals`) and the drafts',
+    stay within 24 hours."""
+    added: dict[tuple[uuid.UUID, date], int] = defaultdict(int)
+    for d in drafts:
+        key = (d.volunteer_id, d.service_date)
+        added[key] += d.minutes
+        if day_totals.get(key, 0) + added[key] > DAY_MINUTES:
+            raise _day_limit(d.volunteer_id, d.service_date)
 
 
 def _day_limit(volunteer_id: uuid.UUID, day: date) -> Invalid:
@@ -364,7 +377,12 @@ def land_records(
     if not drafts:
         return []
     now = now or utcnow()
-    regions = _check(session, drafts, now)
+    # Records of one day (all but imports): the minutes the volunteers have on that day are
+    # read with the writes (after the locks, so no concurrent record can slip in between) and
+    # checked after them; a refusal rolls the writes back with the transaction.
+    days = {d.service_date for d in drafts}
+    one_day = next(iter(days)) if len(days) == 1 else None
+    regions = _check(session, drafts, now, day_limit=one_day is None)
     teams = _team_regions(session, {d.team_id for d in drafts}, team_regions)
     values: list[dict[str, Any]] = [
         {
@@ -396,10 +414,12 @@ def land_records(
                         r.service_date, r.minutes, 1)
         for r in records
     ]  # fmt: skip
-    earned = points.earning_writes(session, records, {**regions, **teams})
+    tally = totals.tally_movements(totals.Tally(), movements)
+    earned = points.earning_writes(session, records, tally)
     # Not the unit of work: this runs with every record, and the rows are never changed
-    # afterwards. The records, their change-feed rows, the totals and the points go as one
-    # statement on PostgreSQL, in the order of `amend` (records, totals, points).
+    # afterwards. The records, their change-feed rows, the points and the totals (hours and
+    # points of a period in one row) go as one statement on PostgreSQL, in the lock order of
+    # every writer of balances and totals (`totals.Tally`).
     session.flush()  # what the session holds goes first (an order, an activity)
     people = [r.volunteer_id for r in records]
     standings = write_together(
@@ -407,11 +427,14 @@ def land_records(
         [
             (ServiceRecord, values, None),
             (ChangeEvent, core_insert_changes(session, records), None),
-            *totals.writes(movements),
             *(earned or []),
+            *tally.writes(),
         ],
-        before=stars.standings_before(settings, people),
+        before=stars.standings_before(settings, people, one_day),
     )
+    if one_day is not None:
+        had = {(row[0], one_day): int(row[-1]) for row in standings}  # the row ends with it
+        _within_day_limit(drafts, had)
     if earned is None:
         points.earn_for_records(session, records)
     added: dict[uuid.UUID, int] = defaultdict(int)
@@ -568,7 +591,7 @@ def amend(
             totals.Movement(record.volunteer_id, region, record.team_id, team_region, day, 0, n)
             for day, n in ((current.service_date, -1), (target.service_date, 1))
         ]
+    points.earn_for_records(session, rows)  # balances before totals (`totals.Tally`)
     totals.apply(session, movements)
-    points.earn_for_records(session, rows)
     stars.auto_grant(session, settings, [record.volunteer_id])
     return rows

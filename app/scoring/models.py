@@ -37,14 +37,22 @@ class PeriodKind(StrEnum):
 
 
 class VolunteerTotal(SQLModel, table=True):
-    """A volunteer's recorded minutes per period, moved by every record and amendment in the
-    transaction that lands it. Leaderboards read these, never the ledger.
-    `python -m app.scoring.recompute` rebuilds them from the ledger."""
+    """A volunteer's figures per period, moved in the transaction of what changes them: the
+    minutes recorded and records (every record and amendment), the points awarded (points
+    entries; redemptions do not lower them, the balance is elsewhere) and the ratings of the
+    orders served. One row per period, so that a record moves one row per period, hours and
+    points alike. Leaderboards read these, never the ledgers; `python -m
+    app.scoring.recompute` rebuilds them.
+
+    Periods: minutes and points for service count in the period of the service date; bonuses,
+    adjustments and ratings in the period (China time) they were given."""
 
     __tablename__ = "volunteer_total"
     __table_args__ = (
         Index("ix_volunteer_total_board", "period_kind", "period", "minutes"),
         Index("ix_volunteer_total_region", "period_kind", "period", "region_code", "minutes"),
+        Index("ix_volunteer_total_points", "period_kind", "period", "points"),
+        Index("ix_volunteer_total_region_points", "period_kind", "period", "region_code", "points"),
     )
 
     volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id", primary_key=True)
@@ -54,16 +62,22 @@ class VolunteerTotal(SQLModel, table=True):
     region_code: str = Field(sa_type=String(12))
     minutes: int = Field(default=0, sa_type=BigInteger)
     records: int = 0
+    points: int = Field(default=0, sa_type=BigInteger)
+    rating_sum: int = 0  # stars of the rated orders the volunteer served
+    rating_count: int = 0
 
 
 class TeamTotal(SQLModel, table=True):
-    """The same per team (records landed for the team)."""
+    """The same per team: records landed for the team, the points its service earned (records
+    and five-star bonuses of its orders), and the ratings of its orders.
+
+    Unlike the volunteers', no index holds a figure: a city has some thousands of teams, and a
+    team board reads a period's rows of the region subtree and sorts them. So moving a team's
+    figures changes no index, and PostgreSQL updates the row in place (a HOT update; the table
+    is filled to 70 % to leave the room for it), which every record does four times."""
 
     __tablename__ = "team_total"
-    __table_args__ = (
-        Index("ix_team_total_board", "period_kind", "period", "minutes"),
-        Index("ix_team_total_region", "period_kind", "period", "region_code", "minutes"),
-    )
+    __table_args__ = (Index("ix_team_total_region", "period_kind", "period", "region_code"),)
 
     team_id: uuid.UUID = Field(foreign_key="team.id", primary_key=True)
     period_kind: str = Field(primary_key=True, sa_type=String(8))
@@ -71,6 +85,9 @@ class TeamTotal(SQLModel, table=True):
     region_code: str = Field(sa_type=String(12))
     minutes: int = Field(default=0, sa_type=BigInteger)
     records: int = 0
+    points: int = Field(default=0, sa_type=BigInteger)
+    rating_sum: int = 0
+    rating_count: int = 0
 
 
 class StarGrant(SQLModel, table=True):
@@ -88,43 +105,3 @@ class StarGrant(SQLModel, table=True):
     reason: str = Field(default="", max_length=300)
     granted_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")  # None: auto
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class VolunteerScoreTotal(SQLModel, table=True):
-    """A volunteer's points awarded and ratings received per period, moved in the transaction
-    of the points entry or the rating. Redemptions do not lower it (the balance is elsewhere).
-    Points for service count in the period of the service date; bonuses and adjustments, and
-    ratings, in the period (China time) they were given."""
-
-    __tablename__ = "volunteer_score_total"
-    __table_args__ = (
-        Index("ix_volunteer_score_total_points", "period_kind", "period", "points"),
-        Index("ix_volunteer_score_total_region", "period_kind", "period", "region_code", "points"),
-    )
-
-    volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id", primary_key=True)
-    period_kind: str = Field(primary_key=True, sa_type=String(8))
-    period: int = Field(primary_key=True)
-    region_code: str = Field(sa_type=String(12))
-    points: int = Field(default=0, sa_type=BigInteger)
-    rating_sum: int = 0  # stars of the rated orders the volunteer served
-    rating_count: int = 0
-
-
-class TeamScoreTotal(SQLModel, table=True):
-    """The same per team: points its service earned (records and five-star bonuses of its
-    orders), and the ratings of its orders."""
-
-    __tablename__ = "team_score_total"
-    __table_args__ = (
-        Index("ix_team_score_total_points", "period_kind", "period", "points"),
-        Index("ix_team_score_total_region", "period_kind", "period", "region_code", "points"),
-    )
-
-    team_id: uuid.UUID = Field(foreign_key="team.id", primary_key=True)
-    period_kind: str = Field(primary_key=True, sa_type=String(8))
-    period: int = Field(primary_key=True)
-    region_code: str = Field(sa_type=String(12))
-    points: int = Field(default=0, sa_type=BigInteger)
-    rating_sum: int = 0
-    rating_count: int = 0

@@ -1,6 +1,6 @@
-"""Rebuild every total from its ledger, or check that they agree: the hours totals from the
-service records, the points balances and the points and rating period totals from the points
-ledger and the ratings.
+"""Rebuild every total from its ledger, or check that they agree: the period totals (hours from
+the service records, points and ratings from the points ledger and the ratings) and the points
+balances.
 
 python -m app.scoring.recompute          # rebuild (one transaction), print the row counts
 python -m app.scoring.recompute --check  # compare only; exit 1 when anything differs
@@ -14,7 +14,7 @@ import time
 
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker, open_session
-from app.scoring import score_totals, totals
+from app.scoring import rebuild, score_totals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,16 +27,14 @@ def main(argv: list[str] | None = None) -> int:
         with open_session(make_sessionmaker(engine), write=not args.check) as session:
             if args.check:
                 found = {
-                    **totals.mismatches(session),
+                    **rebuild.mismatches(session),
                     **score_totals.balance_mismatches(session),
-                    **score_totals.mismatches(session),
                 }
                 print(f"mismatches: {found} ({time.perf_counter() - started:.1f} s)")
                 return 1 if any(found.values()) else 0
             counts = {
-                **totals.recompute(session),
+                **rebuild.recompute(session),
                 **score_totals.recompute_balances(session),
-                **score_totals.recompute(session),
             }
             session.commit()
             print(f"recomputed: {counts} ({time.perf_counter() - started:.1f} s)")

@@ -1,5 +1,6 @@
-"""Period totals of points and ratings (volunteers and teams), kept as entries and ratings land,
-rebuilt from the points ledger and the ratings on demand.
+"""The points and ratings in the period totals (volunteers and teams; the rows they share with
+the hours, `totals.Tally`), moved as entries and ratings land, and computed from the points
+ledger and the ratings for the recompute (`score_computed`, `app.scoring.rebuild`).
 
 Attribution, the same both ways:
 - a points entry counts for its volunteer, except redemptions (spending does not lower a board);
@@ -12,16 +13,14 @@ Attribution, the same both ways:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     Date,
     Table,
-    bindparam,
     cast,
     delete,
     func,
@@ -30,24 +29,15 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
-from app.common.together import Add, Write
 from app.orders.models import OrderRating
 from app.points.models import PointsBalance, PointsEntry, PointsKind
 from app.records.models import ServiceRecord
-from app.scoring.models import PeriodKind, TeamScoreTotal, VolunteerScoreTotal
-from app.scoring.totals import count_rows, period_column, periods_of
+from app.scoring.models import PeriodKind
+from app.scoring.totals import Tally, count_rows, period_column
 from app.teams.models import Team
 from app.volunteers.models import Volunteer
-
-Model = type[VolunteerScoreTotal] | type[TeamScoreTotal]
-OWNERS: tuple[tuple[Model, str], ...] = (
-    (VolunteerScoreTotal, "volunteer_id"),
-    (TeamScoreTotal, "team_id"),
-)
-COLUMNS = ["period_kind", "period", "region_code", "points", "rating_sum", "rating_count"]
 
 
 def china_day(when: datetime) -> date:
@@ -56,31 +46,6 @@ def china_day(when: datetime) -> date:
 
 def _table(model: type[SQLModel]) -> Table:
     return SQLModel.metadata.tables[str(model.__tablename__)]
-
-
-@cache
-def _upsert_statement(dialect_name: str, model: Model, owner: str) -> Any:
-    """Add to a total, creating it (with its owner's current region) at the first movement."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    table = _table(model)
-    home = Volunteer if model is VolunteerScoreTotal else Team
-    region = (
-        sa_select(col(home.region_code))
-        .where(col(home.id) == bindparam("owner", type_=table.c[owner].type))
-        .scalar_subquery()
-    )
-    stmt = dialect.insert(table).values(
-        {owner: bindparam("owner", type_=table.c[owner].type), "region_code": region}
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=[owner, "period_kind", "period"],
-        set_={
-            "points": table.c.points + stmt.excluded.points,
-            "rating_sum": table.c.rating_sum + stmt.excluded.rating_sum,
-            "rating_count": table.c.rating_count + stmt.excluded.rating_count,
-            "region_code": stmt.excluded.region_code,
-        },
-    )
 
 
 @dataclass(frozen=True)
@@ -94,57 +59,14 @@ class Move:
     ratings: int = 0
 
 
-def _apply(session: Session, model: Model, owner: str, moves: Iterable[Move]) -> None:
-    """One upsert per table, its rows summed per key and sorted (owner, then the all-time row
-    first), so that concurrent writers lock them in the same order."""
-    rows = _summed(moves)
-    if rows:
-        connection = session.connection()
-        connection.execute(_upsert_statement(connection.dialect.name, model, owner), rows)
-
-
-def _summed(moves: Iterable[Move]) -> list[dict[str, Any]]:
-    rows: dict[tuple[str, int, str, int], dict[str, Any]] = {}
-    for m in moves:
-        for n, (kind, period) in enumerate(periods_of(m.day)):
-            row = rows.setdefault(
-                (str(m.owner), n, kind, period),
-                {"owner": m.owner, "period_kind": kind, "period": period, "points": 0,
-                 "rating_sum": 0, "rating_count": 0},
-            )  # fmt: skip
-            row["points"] += m.points
-            row["rating_sum"] += m.stars
-            row["rating_count"] += m.ratings
-    return [rows[key] for key in sorted(rows)]
-
-
-_ADD = {
-    owner: Add((owner, "period_kind", "period"), ("points", "rating_sum", "rating_count"),
-               ("region_code",))
-    for _, owner in OWNERS
-}  # fmt: skip
-
-
-def writes(
-    volunteers: Iterable[Move], teams: Iterable[Move], regions: Mapping[uuid.UUID, str]
-) -> list[Write]:
-    """The upserts of `apply`, for a caller that writes them with others (`write_together`) and
-    knows the owners' current regions (`regions`, volunteers' and teams' alike)."""
-    found: list[Write] = []
-    for (model, owner), moves in zip(OWNERS, (volunteers, teams), strict=True):
-        rows = []
-        for row in _summed(moves):
-            who = row.pop("owner")
-            rows.append({owner: who, "region_code": regions[who], **row})
-        found.append((model, rows, _ADD[owner]))
-    return found
-
-
 def apply(session: Session, volunteers: Iterable[Move], teams: Iterable[Move]) -> None:
-    """Volunteers' rows before teams' rows, in every writer (points entries and ratings alike):
-    a global lock order, so that concurrent transactions cannot deadlock on them."""
-    _apply(session, VolunteerScoreTotal, "volunteer_id", volunteers)
-    _apply(session, TeamScoreTotal, "team_id", teams)
+    """Move the totals (one upsert per table, in `Tally`'s lock order)."""
+    tally = Tally()
+    for owner, moves in (("volunteer_id", volunteers), ("team_id", teams)):
+        for m in moves:
+            tally.add(owner, m.owner, m.day, points=m.points, rating_sum=m.stars,
+                      rating_count=m.ratings)  # fmt: skip
+    tally.apply(session)
 
 
 @dataclass(frozen=True)
@@ -176,18 +98,14 @@ def points_moved(session: Session, moved: Sequence[PointsMove]) -> None:
     apply(session, volunteers, teams)
 
 
-def record_points_writes(
-    moved: Sequence[PointsMove], regions: Mapping[uuid.UUID, str]
-) -> list[Write]:
-    """The upserts of `points_moved` for points earned by records (each with its day and
-    team), for a caller that writes them with others; `regions` as for `writes`."""
-    volunteers, teams = [], []
+def tally_record_points(tally: Tally, moved: Sequence[PointsMove]) -> None:
+    """Add what `points_moved` would for points earned by records (each with its day and
+    team) to a tally that the caller writes with the records' hours."""
     for m in moved:
         assert m.day is not None
         assert m.team_id is not None
-        volunteers.append(Move(m.entry.volunteer_id, m.day, points=m.entry.delta))
-        teams.append(Move(m.team_id, m.day, points=m.entry.delta))
-    return writes(volunteers, teams, regions)
+        tally.add("volunteer_id", m.entry.volunteer_id, m.day, points=m.entry.delta)
+        tally.add("team_id", m.team_id, m.day, points=m.entry.delta)
 
 
 def rating_landed(session: Session, rating: OrderRating) -> None:
@@ -251,8 +169,8 @@ def _sources(owner: str, dialect_name: str) -> list[tuple[Any, ...]]:
     ]  # fmt: skip
 
 
-def _computed(session: Session, model: Model, owner: str) -> Any:
-    """Every total as the ledgers say, with the owner's current region."""
+def score_computed(session: Session, owner: str) -> Any:
+    """Every points and rating total as the ledgers say, with the owner's current region."""
     dialect_name = session.get_bind().dialect.name
     parts = []
     for who, day, points, stars, ratings, source, where in _sources(owner, dialect_name):
@@ -265,7 +183,7 @@ def _computed(session: Session, model: Model, owner: str) -> Any:
                 ).select_from(source).where(*where)
             )  # fmt: skip
     moved = union_all(*parts).subquery()
-    home = Volunteer if model is VolunteerScoreTotal else Team
+    home = Volunteer if owner == "volunteer_id" else Team
     return (
         sa_select(
             moved.c.owner.label(owner), moved.c.period_kind, moved.c.period,
@@ -277,36 +195,6 @@ def _computed(session: Session, model: Model, owner: str) -> Any:
         .join(home, col(home.id) == moved.c.owner)
         .group_by(moved.c.owner, moved.c.period_kind, moved.c.period, col(home.region_code))
     )  # fmt: skip
-
-
-def recompute(session: Session) -> dict[str, int]:
-    """Throw the points and rating totals away and rebuild them. Flushes; the caller commits."""
-    counts = {}
-    for model, owner in OWNERS:
-        table = _table(model)
-        session.execute(delete(model))
-        session.execute(
-            table.insert().from_select([owner, *COLUMNS], _computed(session, model, owner))
-        )
-        counts[table.name] = session.execute(
-            sa_select(func.count()).select_from(table)
-        ).scalar_one()
-    return counts
-
-
-def mismatches(session: Session) -> dict[str, int]:
-    """How many totals differ from the ledgers, per table (rows missing on either side too)."""
-    found = {}
-    for model, owner in OWNERS:
-        table = _table(model)
-        ledger = _computed(session, model, owner).subquery()
-        columns = [owner, *COLUMNS]
-        from_ledger = sa_select(*[ledger.c[c] for c in columns])
-        stored = sa_select(*[table.c[c] for c in columns])
-        found[table.name] = count_rows(session, from_ledger.except_(stored)) + count_rows(
-            session, stored.except_(from_ledger)
-        )
-    return found
 
 
 # Points balances: each is the sum of its volunteer's entries.

@@ -10,9 +10,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, Uuid, and_, bindparam, case, cast, func, insert, literal, not_, or_
+from sqlalchemy import (
+    Date,
+    Table,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
@@ -24,6 +38,7 @@ from app.config import Settings
 from app.errors import Invalid
 from app.notifications.models import OutboxMessage, OutboxStatus
 from app.notifications.outbox import notify
+from app.records.models import ServiceRecord
 from app.regions.codes import subtree_bounds
 from app.scoring import star_thresholds
 from app.scoring.models import PeriodKind, StarGrant, VolunteerTotal
@@ -182,7 +197,19 @@ _GRANTED = (
 )
 
 
-def _standings_statement(auto_grant: bool, ids: Any = None) -> Any:
+# The minutes a volunteer already has on one day (`day`), for the day limit of records landing.
+_DAY_MINUTES = (
+    sa_select(func.coalesce(func.sum(col(ServiceRecord.minutes)), 0))
+    .where(
+        col(ServiceRecord.volunteer_id) == col(Volunteer.id),
+        col(ServiceRecord.service_date) == bindparam("day", type_=Date),
+    )
+    .correlate(Volunteer)
+    .scalar_subquery()
+)
+
+
+def _standings_statement(auto_grant: bool, day: bool, ids: Any = None) -> Any:
     if ids is None:
         ids = col(Volunteer.id).in_(bindparam("ids", expanding=True))
     return (
@@ -192,6 +219,7 @@ def _standings_statement(auto_grant: bool, ids: Any = None) -> Any:
             func.coalesce(col(VolunteerTotal.minutes), 0),
             func.coalesce(col(StarNotice.level), 0),
             func.coalesce(_GRANTED, 0) if auto_grant else literal(0),
+            _DAY_MINUTES if day else literal(0),
         )
         .outerjoin(
             VolunteerTotal,
@@ -204,32 +232,37 @@ def _standings_statement(auto_grant: bool, ids: Any = None) -> Any:
 
 
 # Built once: building a statement costs more than running it.
-_STANDINGS = {auto: _standings_statement(auto) for auto in (False, True)}
+_SHAPES = [(auto, day) for auto in (False, True) for day in (False, True)]
+_STANDINGS = {shape: _standings_statement(*shape) for shape in _SHAPES}
 # The same for PostgreSQL with the ids as one array (it travels inside `write_together`, whose
 # statement the driver prepares). `IN (SELECT unnest(…))`, not `= ANY(…)`: PostgreSQL's generic
 # plan for the latter scans every total (12 ms against 0.2 ms on the quick ledger).
 _IDS_ARRAY = sa_select(func.unnest(cast(bindparam("ids"), postgresql.ARRAY(Uuid))))
 _STANDINGS_PG = {
-    auto: _standings_statement(auto, ids=col(Volunteer.id).in_(_IDS_ARRAY))
-    for auto in (False, True)
+    shape: _standings_statement(*shape, ids=col(Volunteer.id).in_(_IDS_ARRAY)) for shape in _SHAPES
 }
 
 
-def standings_before(settings: Settings, volunteer_ids: Iterable[uuid.UUID]) -> Before:
-    """The read of `auto_grant`, to travel with the writes that move the volunteers' hours."""
-    auto = settings.star_auto_grant
-    ids = sorted(set(volunteer_ids))
-    return Before(_STANDINGS[auto], _STANDINGS_PG[auto], {"ids": ids})
+def standings_before(
+    settings: Settings, volunteer_ids: Iterable[uuid.UUID], day: date | None = None
+) -> Before:
+    """The read of `auto_grant`, to travel with the writes that move the volunteers' hours;
+    with `day`, each row ends with the minutes the volunteer had on that day before them."""
+    shape = (settings.star_auto_grant, day is not None)
+    params: dict[str, Any] = {"ids": sorted(set(volunteer_ids))}
+    if day is not None:
+        params["day"] = day
+    return Before(_STANDINGS[shape], _STANDINGS_PG[shape], params)
 
 
 def _standings(
     session: Session, settings: Settings, ids: list[uuid.UUID]
 ) -> list[tuple[uuid.UUID, str, int, int, int]]:
     """Each volunteer's region, total minutes, level told and (with auto-grant) level granted."""
-    rows = session.connection().execute(_STANDINGS[settings.star_auto_grant], {"ids": ids})
+    rows = session.connection().execute(_STANDINGS[settings.star_auto_grant, False], {"ids": ids})
     return [
         (v, region, int(minutes), int(told), int(granted))
-        for v, region, minutes, told, granted in rows.all()
+        for v, region, minutes, told, granted, _ in rows.all()
     ]
 
 

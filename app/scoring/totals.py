@@ -1,38 +1,24 @@
-"""Period totals: kept incrementally as records land, rebuilt from the ledger on demand.
+"""Period totals: kept incrementally as records, points and ratings land (`Tally`), rebuilt from
+the ledgers on demand (`app.scoring.rebuild`; the hours part is here, `hours_computed`).
 
-Both ways share `periods_of` (Python) and `_period_column` (SQL), so an incremental total and a
-recomputed one are the same number by construction; `mismatches` proves it on real data.
+Both ways share `periods_of` (Python) and `period_column` (SQL), so an incremental total and a
+recomputed one are the same number by construction; `rebuild.mismatches` proves it on real data.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from typing import Any
 
-from sqlalchemy import (
-    Integer,
-    Table,
-    and_,
-    cast,
-    delete,
-    except_,
-    extract,
-    func,
-    literal,
-    select,
-    union_all,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Integer, Table, and_, cast, extract, func, literal, select, union_all
 from sqlmodel import Session, SQLModel, col
 
-from app.common.together import Add, Write
+from app.common.together import Add, Write, write_together
 from app.records.models import RecordSource, ServiceRecord
-from app.scoring.models import PeriodKind, TeamTotal, VolunteerScoreTotal, VolunteerTotal
+from app.scoring.models import PeriodKind, TeamTotal, VolunteerTotal
 from app.teams.models import Team
 from app.volunteers.models import Volunteer
 
@@ -52,9 +38,91 @@ def period_key(kind: PeriodKind, day: date) -> int:
     return dict(periods_of(day))[kind.value]
 
 
+COUNTERS = ("minutes", "records", "points", "rating_sum", "rating_count")
+OWNERS = (("volunteer_id", VolunteerTotal), ("team_id", TeamTotal))
+_ADD = {owner: Add((owner, "period_kind", "period"), COUNTERS, ("region_code",))
+        for owner, _ in OWNERS}  # fmt: skip
+
+
+class Tally:
+    """What one transaction adds to the period totals, summed per row, to be written as one
+    upsert per table: volunteers' rows before teams' rows, each in key order, in every writer,
+    so that concurrent transactions lock them in one order. (Points balances, where a writer
+    moves them too, are written before the totals.)"""
+
+    def __init__(self) -> None:
+        # owner column -> (owner id, kind, period) -> [region or None, *COUNTERS]
+        self._rows: dict[str, dict[tuple[uuid.UUID, str, int], list[Any]]] = {
+            owner: {} for owner, _ in OWNERS
+        }
+
+    def add(
+        self,
+        owner: str,
+        who: uuid.UUID,
+        day: date,
+        region: str | None = None,
+        *,
+        minutes: int = 0,
+        records: int = 0,
+        points: int = 0,
+        rating_sum: int = 0,
+        rating_count: int = 0,
+    ) -> None:
+        """Add to `who`'s rows of every period of `day`. `region`: the owner's current region,
+        where the caller knows it (`apply` reads the others)."""
+        rows = self._rows[owner]
+        for kind, period in periods_of(day):
+            row = rows.get((who, kind, period))
+            if row is None:
+                row = rows[who, kind, period] = [region, 0, 0, 0, 0, 0]
+            elif region is not None:
+                row[0] = region
+            row[1] += minutes
+            row[2] += records
+            row[3] += points
+            row[4] += rating_sum
+            row[5] += rating_count
+
+    def owners_without_region(self, owner: str) -> set[uuid.UUID]:
+        return {key[0] for key, row in self._rows[owner].items() if row[0] is None}
+
+    def set_regions(self, owner: str, regions: Mapping[uuid.UUID, str]) -> None:
+        for key, row in self._rows[owner].items():
+            if row[0] is None:
+                row[0] = regions[key[0]]
+
+    def writes(self) -> list[Write]:
+        """The upserts, for a caller that writes them with others (`write_together`); every
+        row's region must be known."""
+        found: list[Write] = []
+        for owner, model in OWNERS:
+            rows = []
+            for key in sorted(self._rows[owner], key=lambda k: (str(k[0]), k[1], k[2])):
+                region, *counts = self._rows[owner][key]
+                assert region is not None, "a total's region is unknown"
+                row = {owner: key[0], "period_kind": key[1], "period": key[2]}
+                row["region_code"] = region
+                row.update(zip(COUNTERS, counts, strict=True))
+                rows.append(row)
+            found.append((model, rows, _ADD[owner]))
+        return found
+
+    def apply(self, session: Session) -> None:
+        """Write the totals now, reading the regions not given (the owners' current ones)."""
+        for owner, home in (("volunteer_id", Volunteer), ("team_id", Team)):
+            missing = self.owners_without_region(owner)
+            if missing:
+                rows = session.connection().execute(
+                    select(col(home.id), col(home.region_code)).where(col(home.id).in_(missing))
+                )
+                self.set_regions(owner, {who: region for who, region in rows.all()})
+        write_together(session, self.writes())
+
+
 @dataclass(frozen=True)
 class Movement:
-    """One ledger row's effect on the totals."""
+    """One ledger row's effect on the hours totals."""
 
     volunteer_id: uuid.UUID
     volunteer_region: str
@@ -65,62 +133,18 @@ class Movement:
     records: int  # 1 for a record; an amendment that moves the date moves it (-1 and +1)
 
 
-def apply(session: Session, movements: Iterable[Movement]) -> None:
-    """Add movements to the totals: one upsert per table, rows in key order (so that concurrent
-    writers lock them in the same order)."""
-    for model, rows, add in writes(movements):
-        if rows and add is not None:
-            connection = session.connection()
-            connection.execute(_upsert_statement(connection.dialect.name, model, add.keys[0]), rows)
-
-
-def writes(movements: Iterable[Movement]) -> list[Write]:
-    """The upserts of `apply`, for a caller that writes them with others (`write_together`)."""
-    people: dict[tuple[Any, str, int], list[Any]] = defaultdict(lambda: ["", 0, 0])
-    teams: dict[tuple[Any, str, int], list[Any]] = defaultdict(lambda: ["", 0, 0])
+def tally_movements(tally: Tally, movements: Iterable[Movement]) -> Tally:
     for m in movements:
-        for kind, period in periods_of(m.service_date):
-            for table, owner, region in ((people, m.volunteer_id, m.volunteer_region),
-                                         (teams, m.team_id, m.team_region)):  # fmt: skip
-                row = table[owner, kind, period]
-                row[0], row[1], row[2] = region, row[1] + m.minutes, row[2] + m.records
-    return [
-        (VolunteerTotal, _rows("volunteer_id", people), _ADD["volunteer_id"]),
-        (TeamTotal, _rows("team_id", teams), _ADD["team_id"]),
-    ]
+        tally.add("volunteer_id", m.volunteer_id, m.service_date, m.volunteer_region,
+                  minutes=m.minutes, records=m.records)  # fmt: skip
+        tally.add("team_id", m.team_id, m.service_date, m.team_region,
+                  minutes=m.minutes, records=m.records)  # fmt: skip
+    return tally
 
 
-_ADD = {
-    owner: Add((owner, "period_kind", "period"), ("minutes", "records"), ("region_code",))
-    for owner in ("volunteer_id", "team_id")
-}
-
-
-def _rows(owner: str, rows: dict[tuple[Any, str, int], list[Any]]) -> list[dict[str, Any]]:
-    ordered = sorted(rows.items(), key=lambda item: (str(item[0][0]), item[0][1], item[0][2]))
-    return [
-        {owner: key[0], "period_kind": key[1], "period": key[2], "region_code": region,
-         "minutes": minutes, "records": records}
-        for key, (region, minutes, records) in ordered
-    ]  # fmt: skip
-
-
-@cache
-def _upsert_statement(
-    dialect_name: str, model: type[VolunteerTotal] | type[TeamTotal], owner: str
-) -> Any:
-    """Add to a total, creating it at the first minutes (built once: it runs with every record)."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    table = _table(model)
-    stmt = dialect.insert(table)
-    return stmt.on_conflict_do_update(
-        index_elements=[owner, "period_kind", "period"],
-        set_={
-            "minutes": table.c.minutes + stmt.excluded.minutes,
-            "records": table.c.records + stmt.excluded.records,
-            "region_code": stmt.excluded.region_code,
-        },
-    )
+def apply(session: Session, movements: Iterable[Movement]) -> None:
+    """Add movements to the totals (one upsert per table)."""
+    tally_movements(Tally(), movements).apply(session)
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -129,13 +153,12 @@ def _table(model: type[SQLModel]) -> Table:
 
 def move_volunteer(session: Session, volunteer_id: uuid.UUID, region_code: str) -> None:
     """A volunteer who moves takes their history (and their place on boards) with them."""
-    for model in (VolunteerTotal, VolunteerScoreTotal):
-        session.execute(
-            _table(model)
-            .update()
-            .where(col(model.volunteer_id) == volunteer_id)
-            .values(region_code=region_code)
-        )
+    session.execute(
+        _table(VolunteerTotal)
+        .update()
+        .where(col(VolunteerTotal.volunteer_id) == volunteer_id)
+        .values(region_code=region_code)
+    )
 
 
 def period_column(kind: PeriodKind, day: Any) -> Any:
@@ -177,8 +200,8 @@ def _moved() -> Any:
     )  # fmt: skip
 
 
-def _computed(owner: str) -> Any:
-    """Every total, as the ledger says: a UNION ALL of one GROUP BY per period kind. A record
+def hours_computed(owner: str) -> list[Any]:
+    """Every hours total, as the ledger says: one GROUP BY per period kind (to UNION ALL). A record
     counts once, on its date as amended: the ledger's originals, less each moved record on the
     day it was entered, plus it on its new day (both days hold rows of it, so a total exists)."""
     is_volunteer = owner == "volunteer_id"
@@ -224,36 +247,6 @@ def _computed(owner: str) -> Any:
             )
         )  # fmt: skip
     return parts
-
-
-def recompute(session: Session) -> dict[str, int]:
-    """Throw the totals away and rebuild them from the ledger. Flushes; the caller commits."""
-    counts = {}
-    for model, owner in ((VolunteerTotal, "volunteer_id"), (TeamTotal, "team_id")):
-        session.execute(delete(model))
-        columns = [owner, "period_kind", "period", "region_code", "minutes", "records"]
-        for part in _computed(owner):
-            session.execute(_table(model).insert().from_select(columns, part))
-        counts[str(model.__tablename__)] = session.execute(
-            select(func.count()).select_from(_table(model))
-        ).scalar_one()
-    return counts
-
-
-def mismatches(session: Session) -> dict[str, int]:
-    """How many totals differ from what the ledger says, per table (rows missing on either
-    side count too)."""
-    found = {}
-    for model, owner in ((VolunteerTotal, "volunteer_id"), (TeamTotal, "team_id")):
-        table = _table(model)
-        columns = [owner, "period_kind", "period", "region_code", "minutes", "records"]
-        ledger = union_all(*_computed(owner)).subquery()
-        from_ledger = select(*[ledger.c[c] for c in columns])
-        stored = select(*[table.c[c] for c in columns])
-        found[model.__tablename__] = count_rows(session, except_(from_ledger, stored)) + count_rows(
-            session, except_(stored, from_ledger)
-        )
-    return found
 
 
 def count_rows(session: Session, compound: Any) -> int:

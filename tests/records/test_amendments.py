@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.records.ledger import china_today
-from app.scoring import score_totals
 from app.scoring.models import PeriodKind, VolunteerTotal
-from app.scoring.totals import mismatches, period_key
+from app.scoring.rebuild import mismatches
+from app.scoring.totals import period_key
 from tests.factories import Factory
 from tests.records.conftest import OrderWorld
 from tests.records.test_ledger import DAY, entry, post, totals
@@ -213,4 +213,3 @@ def test_a_record_moved_to_another_year_counts_there_and_the_recompute_agrees(
     ).one()
     assert (row.minutes, row.records) == (0, 1)
     assert mismatches(db) == {"volunteer_total": 0, "team_total": 0}
-    assert score_totals.mismatches(db) == {"volunteer_score_total": 0, "team_score_total": 0}

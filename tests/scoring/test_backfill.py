@@ -1,35 +1,27 @@
-"""The score totals migration writes its own SQL (migrations do not import app code): it must
-agree with `score_totals.recompute` on real data."""
+"""The migrations that built the points and rating totals write their own SQL (migrations do not
+import app code): on real data, the first one's backfill and the later merge of its tables into
+the hours totals must end where `rebuild.recompute` does."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import delete
+from sqlalchemy import update
 from sqlmodel import Session
 
-from app.scoring import score_totals
-from app.scoring.models import TeamScoreTotal, VolunteerScoreTotal
-from tests.conftest import alembic_config
+from app.scoring import rebuild
+from app.scoring.models import TeamTotal, VolunteerTotal
+from tests.conftest import load_migration
 from tests.factories import World
 
 
-def test_the_migration_backfill_computes_what_the_recompute_does(
+def test_the_backfill_and_the_merge_compute_what_the_recompute_does(
     boards: tuple[World, World], db: Session
 ) -> None:
-    db.execute(delete(VolunteerScoreTotal))
-    db.execute(delete(TeamScoreTotal))
-    assert score_totals.mismatches(db)["volunteer_score_total"] > 0
-    folder = alembic_config().get_main_option("script_location") or "migrations"
-    path = next(Path(folder, "versions").glob("*_boards_score_totals.py"))
-    spec = importlib.util.spec_from_file_location("score_totals_migration", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    for model in (VolunteerTotal, TeamTotal):
+        db.execute(update(model).values(points=0, rating_sum=0, rating_count=0))
+    assert rebuild.mismatches(db)["volunteer_total"] > 0
     with Operations.context(MigrationContext.configure(db.connection())):
-        module._backfill_score_totals()
-    assert score_totals.mismatches(db) == {"volunteer_score_total": 0, "team_score_total": 0}
+        load_migration("boards_score_totals").upgrade()  # the score tables, filled from the ledgers
+        load_migration("merged_period_totals").merge_score_tables()
+    assert rebuild.mismatches(db) == {"volunteer_total": 0, "team_total": 0}

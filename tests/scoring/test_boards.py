@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.records.ledger import china_today
-from app.scoring import score_totals
+from app.scoring import rebuild
 from app.scoring.models import PeriodKind
 from tests.factories import Factory, World
 
@@ -155,8 +155,8 @@ def test_the_score_totals_agree_with_the_ledgers(
         headers=make.headers(w.station_admin),
     )
     assert spent.status_code == 201, spent.text
-    assert score_totals.mismatches(db) == {"volunteer_score_total": 0, "team_score_total": 0}
-    counts = score_totals.recompute(db)
+    assert rebuild.mismatches(db) == {"volunteer_total": 0, "team_total": 0}
+    counts = rebuild.recompute(db)
     # The station team: all, 2 years, 3 quarters, 3 months (9); the other: all, 2025, Q2, May.
-    assert counts["team_score_total"] == 9 + 4
-    assert score_totals.mismatches(db) == {"volunteer_score_total": 0, "team_score_total": 0}
+    assert counts["team_total"] == 9 + 4
+    assert rebuild.mismatches(db) == {"volunteer_total": 0, "team_total": 0}

@@ -20,21 +20,20 @@ from tests.scoring.conftest import record, served_and_rated
 
 pytestmark = pytest.mark.postgres
 
-TAMPERINGS = {
-    "volunteer_total": "UPDATE volunteer_total SET minutes = minutes + 1 WHERE period_kind = 'all'",
-    "points_balance": "UPDATE points_balance SET balance = balance + 1",
-    "volunteer_score_total": "UPDATE volunteer_score_total SET points = points + 1"
-    " WHERE period_kind = 'year'",
-    "team_score_total": "UPDATE team_score_total SET rating_count = rating_count + 1"
-    " WHERE period_kind = 'month'",
-}
+TAMPERINGS = [
+    ("volunteer_total", "UPDATE volunteer_total SET minutes = minutes + 1 WHERE period = 0"),
+    ("volunteer_total", "UPDATE volunteer_total SET points = points + 1 WHERE period = 2025"),
+    ("points_balance", "UPDATE points_balance SET balance = balance + 1"),
+    ("team_total", "UPDATE team_total SET rating_count = rating_count + 1 WHERE period > 202500"),
+]
+TABLES = sorted({table for table, _ in TAMPERINGS})
 
 
 def _snapshot(engine: Engine) -> dict[str, set[tuple[object, ...]]]:
     with Session(engine) as session:
         return {
             table: set(map(tuple, session.execute(text(f"SELECT * FROM {table}")).all()))  # noqa: S608
-            for table in TAMPERINGS
+            for table in TABLES
         }
 
 
@@ -88,14 +87,14 @@ def test_the_command_agrees_and_catches_a_tampered_total(
     assert recompute.main([]) == 0
     assert _snapshot(fresh_postgres.engine) == incremental  # recomputed = incremental
 
-    for table, tampering in TAMPERINGS.items():
+    for table, tampering in TAMPERINGS:
         with fresh_postgres.engine.begin() as connection:
             assert connection.execute(text(tampering)).rowcount > 0
         capsys.readouterr()
         assert recompute.main(["--check"]) == 1, table
         found = capsys.readouterr().out
         assert f"'{table}': 0" not in found, found
-        assert found.count(": 0") == 4, found  # five kinds of totals: only the tampered differs
+        assert found.count(": 0") == 2, found  # three kinds of totals: only the tampered differs
         assert recompute.main([]) == 0
         assert _snapshot(fresh_postgres.engine) == incremental, table
         assert recompute.main(["--check"]) == 0
