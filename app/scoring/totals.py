@@ -8,7 +8,7 @@ recomputed one are the same number by construction; `rebuild.mismatches` proves 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -84,14 +84,6 @@ class Tally:
             row[4] += rating_sum
             row[5] += rating_count
 
-    def owners_without_region(self, owner: str) -> set[uuid.UUID]:
-        return {key[0] for key, row in self._rows[owner].items() if row[0] is None}
-
-    def set_regions(self, owner: str, regions: Mapping[uuid.UUID, str]) -> None:
-        for key, row in self._rows[owner].items():
-            if row[0] is None:
-                row[0] = regions[key[0]]
-
     def writes(self) -> list[Write]:
         """The upserts, for a caller that writes them with others (`write_together`); every
         row's region must be known."""
@@ -111,12 +103,16 @@ class Tally:
     def apply(self, session: Session) -> None:
         """Write the totals now, reading the regions not given (the owners' current ones)."""
         for owner, home in (("volunteer_id", Volunteer), ("team_id", Team)):
-            missing = self.owners_without_region(owner)
-            if missing:
-                rows = session.connection().execute(
-                    select(col(home.id), col(home.region_code)).where(col(home.id).in_(missing))
+            unknown = [row for row in self._rows[owner].items() if row[1][0] is None]
+            if unknown:
+                found = session.connection().execute(
+                    select(col(home.id), col(home.region_code)).where(
+                        col(home.id).in_({key[0] for key, _ in unknown})
+                    )
                 )
-                self.set_regions(owner, {who: region for who, region in rows.all()})
+                regions = {who: region for who, region in found.all()}
+                for key, row in unknown:
+                    row[0] = regions[key[0]]
         write_together(session, self.writes())
 
 
