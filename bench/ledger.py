@@ -30,7 +30,16 @@ from app.common.ids import new_id
 from bench.dataset import build
 from bench.ledger_data import Ledger, load
 from bench.loadgen import Request
-from bench.run import ROOT, _load, alternated, bare_requests, database, serve, settings_for
+from bench.run import (
+    ROOT,
+    _load,
+    alternated,
+    bare_requests,
+    checkpointer,
+    database,
+    serve,
+    settings_for,
+)
 
 
 def _platform_admin_headers(engine: Engine, url: str) -> dict[str, str]:
@@ -134,11 +143,16 @@ def bench_ledger(
             record = _record_requests(rng, ledger)
             asyncio.run(_load(base, bare, headers, clients, 2.0))  # warm-up
             asyncio.run(_load(base, record, headers, clients, 2.0))
-            measured = alternated(base, {"bare": bare, "record": record}, headers, clients, seconds)
+            settle = checkpointer(engine)
+            measured = alternated(
+                base, {"bare": bare, "record": record}, headers, clients, seconds, settle=settle
+            )
             baseline, recording = measured["bare"], measured["record"]
             regions = {"city": city, "county": county, "township": township}
             phases = {name: _leaderboard_requests(region) for name, region in regions.items()}
-            boards = alternated(base, {"bare": bare, **phases}, headers, clients, seconds / 2)
+            boards = alternated(
+                base, {"bare": bare, **phases}, headers, clients, seconds / 2, settle=settle
+            )
             # The baseline measured in turn with the boards: whether the machine (the database
             # settling the record phase's writes) changed under them.
             bare_after = boards.pop("bare")

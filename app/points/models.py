@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.common.clock import utcnow
@@ -59,10 +59,9 @@ class PointsEntry(SQLModel, table=True):
 
 class PointsBalance(SQLModel, table=True):
     __tablename__ = "points_balance"
-    __table_args__ = (
-        CheckConstraint("balance >= 0", name="balance_not_negative"),
-        Index("ix_points_balance_balance", "balance"),  # the points leaderboard
-    )
+    # No index on the balance: nothing reads balances in order (the points boards read the
+    # period totals), and without one a balance change can stay on its page (HOT).
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
 
     volunteer_id: uuid.UUID = Field(foreign_key="volunteer.id", primary_key=True)
     balance: int = 0
