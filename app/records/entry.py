@@ -71,11 +71,19 @@ def _require_recorder(caller: Principal, team: Team | TeamRef) -> None:
         )
 
 
+def _recorder_check(session: Session, caller: Principal, team_id: uuid.UUID) -> None:
+    """Refuse a caller who may not record for the team. A leader of the team, or an admin of
+    every region, may whatever its region: the team is then not read here (its region comes
+    with the membership check, and an unknown team is refused there)."""
+    if team_id in caller.led_team_ids or caller.admin_scope.everything:
+        return
+    _require_recorder(caller, _team_ref(session, team_id))
+
+
 def create_record(
     session: Session, settings: Settings, caller: Principal, data: RecordCreate
 ) -> ServiceRecord:
-    team = _team_ref(session, data.team_id)
-    _require_recorder(caller, team)
+    _recorder_check(session, caller, data.team_id)
     _known_category(session, data.category_code)
     minutes = to_minutes(data.hours)
     _hours_within_times(minutes, data.started_at, data.ended_at)
@@ -85,9 +93,9 @@ def create_record(
         [
             RecordDraft(
                 volunteer_id=data.volunteer_id,
-                team_id=team.id,
+                team_id=data.team_id,
                 category_code=data.category_code,
-                region_code=team.region_code,
+                region_code=None,  # the team's
                 service_date=data.service_date,
                 minutes=minutes,
                 content=data.content,
@@ -98,7 +106,6 @@ def create_record(
                 place=data.place,
             )
         ],
-        team_regions={team.id: team.region_code},
     )
     return record
 

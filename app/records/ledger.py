@@ -32,7 +32,7 @@ from app.common.ids import new_id
 from app.common.orm import already_loaded
 from app.common.together import write_together
 from app.config import Settings
-from app.errors import Conflict, Invalid
+from app.errors import Conflict, Invalid, NotFound
 from app.points import service as points
 from app.records.models import RecordSource, ServiceRecord
 from app.scoring import stars, totals
@@ -51,7 +51,7 @@ class RecordDraft:
     volunteer_id: uuid.UUID
     team_id: uuid.UUID
     category_code: str
-    region_code: str
+    region_code: str | None  # where the service was; None: the team's home region
     service_date: date
     minutes: int
     content: str
@@ -84,6 +84,7 @@ def _lock_statement(lock: bool) -> Any:
             col(Volunteer.status),
             col(Volunteer.region_code),
             col(TeamMember.team_id),
+            col(Team.region_code),
         )
         .outerjoin(
             TeamMember,
@@ -92,6 +93,7 @@ def _lock_statement(lock: bool) -> Any:
                 col(TeamMember.team_id).in_(bindparam("teams", expanding=True)),
             ),
         )
+        .outerjoin(Team, col(Team.id) == col(TeamMember.team_id))
         .where(col(Volunteer.id).in_(bindparam("volunteers", expanding=True)))
         .order_by(col(Volunteer.id))
     )
@@ -114,18 +116,28 @@ _DAY_MINUTES = (
 
 def _lock_volunteers(
     session: Session, volunteer_ids: set[uuid.UUID], team_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, tuple[str, str, set[uuid.UUID]]]:
-    """Status, region and (of `team_ids`) teams of each volunteer, with their rows locked
-    (`FOR UPDATE` on PostgreSQL)."""
+) -> dict[uuid.UUID, tuple[str, str, dict[uuid.UUID, str]]]:
+    """Status, region and (of `team_ids`) teams of each volunteer with the teams' regions, with
+    the volunteers' rows locked (`FOR UPDATE` on PostgreSQL)."""
     connection = session.connection()
     stmt = _LOCK[connection.dialect.name == "postgresql"]
     params = {"volunteers": sorted(volunteer_ids), "teams": sorted(team_ids)}
-    found: dict[uuid.UUID, tuple[str, str, set[uuid.UUID]]] = {}
-    for volunteer_id, status, region, team_id in connection.execute(stmt, params).all():
-        entry = found.setdefault(volunteer_id, (status, region, set()))
+    found: dict[uuid.UUID, tuple[str, str, dict[uuid.UUID, str]]] = {}
+    for volunteer_id, status, region, team_id, team_region in connection.execute(
+        stmt, params
+    ).all():
+        entry = found.setdefault(volunteer_id, (status, region, {}))
         if team_id is not None:
-            entry[2].add(team_id)
+            entry[2][team_id] = team_region
     return found
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the checks read: each volunteer's region, and the regions of their teams."""
+
+    volunteer_regions: dict[uuid.UUID, str]
+    team_regions: dict[uuid.UUID, str]
 
 
 def _day_minutes(
@@ -273,9 +285,9 @@ def _already_recorded(session: Session, drafts: Sequence[RecordDraft]) -> None:
 
 def _check(
     session: Session, drafts: Sequence[RecordDraft], now: datetime, *, day_limit: bool = True
-) -> dict[uuid.UUID, str]:
-    """Refuse impossible records; returns each volunteer's region. `day_limit=False`: the
-    caller checks the day limit itself (`_within_day_limit`), after the locks."""
+) -> Checked:
+    """Refuse impossible records. `day_limit=False`: the caller checks the day limit itself
+    (`_within_day_limit`), after the locks."""
     seen: set[tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None, date]] = set()
     for d in drafts:
         if d.minutes <= 0:
@@ -291,8 +303,10 @@ def _check(
         session, {d.volunteer_id for d in drafts}, {d.team_id for d in drafts}
     )
     for d in drafts:
-        status, _, teams = people.get(d.volunteer_id, ("", "", set()))
+        status, _, teams = people.get(d.volunteer_id, ("", "", {}))
         if status != VolunteerStatus.APPROVED.value or d.team_id not in teams:
+            if not _team_regions(session, {d.team_id}):
+                raise NotFound("未找到该服务队 / no such team", code="team_not_found")
             raise _refuse(
                 "志愿者不是该队伍已审核的成员 / not an approved member of the team",
                 "not_a_member",
@@ -314,7 +328,10 @@ def _check(
             )
         ):
             raise _overlap(d.volunteer_id)
-    return {volunteer_id: region for volunteer_id, (_, region, _) in people.items()}
+    return Checked(
+        {volunteer_id: region for volunteer_id, (_, region, _) in people.items()},
+        {team: region for _, _, teams in people.values() for team, region in teams.items()},
+    )
 
 
 def _within_day_limit(
@@ -347,12 +364,10 @@ def _overlap(volunteer_id: uuid.UUID) -> Invalid:
     )
 
 
-def _team_regions(
-    session: Session, team_ids: set[uuid.UUID], known: Mapping[uuid.UUID, str] | None = None
-) -> dict[uuid.UUID, str]:
-    """Regions of the teams: those the caller read already (`known`, or the session's teams)."""
-    found = {t: r for t, r in (known or {}).items() if t in team_ids}
-    for team_id in team_ids - found.keys():
+def _team_regions(session: Session, team_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Regions of the teams (those that exist), from the session where it holds them."""
+    found: dict[uuid.UUID, str] = {}
+    for team_id in team_ids:
         team = already_loaded(session, Team, team_id)
         if team is not None:
             found[team_id] = team.region_code
@@ -369,11 +384,9 @@ def land_records(
     drafts: Sequence[RecordDraft],
     *,
     now: datetime | None = None,
-    team_regions: Mapping[uuid.UUID, str] | None = None,
 ) -> list[ServiceRecord]:
     """Check and write the records of one event (an order, an activity, a manual entry) and
-    move the totals. `team_regions`: the teams' regions where the caller has read them.
-    Flushes; the caller commits."""
+    move the totals. Flushes; the caller commits."""
     if not drafts:
         return []
     now = now or utcnow()
@@ -382,8 +395,9 @@ def land_records(
     # checked after them; a refusal rolls the writes back with the transaction.
     days = {d.service_date for d in drafts}
     one_day = next(iter(days)) if len(days) == 1 else None
-    regions = _check(session, drafts, now, day_limit=one_day is None)
-    teams = _team_regions(session, {d.team_id for d in drafts}, team_regions)
+    checked = _check(session, drafts, now, day_limit=one_day is None)
+    regions = checked.volunteer_regions
+    teams = checked.team_regions  # every draft's team: its volunteer is a member
     values: list[dict[str, Any]] = [
         {
             "id": new_id(),
@@ -393,7 +407,7 @@ def land_records(
             "activity_id": d.activity_id,
             "source": d.source.value,
             "category_code": d.category_code,
-            "region_code": d.region_code,
+            "region_code": d.region_code or teams[d.team_id],
             "service_date": d.service_date,
             "started_at": d.started_at,
             "ended_at": d.ended_at,
